@@ -183,12 +183,10 @@ class _Parser:
     def parse(self) -> tuple[list[_Group], list[_Row]]:
         tables, titles = self._table_regions()
         for i, line in enumerate(self.lines):
-            if i in titles:
-                continue
-            if i in tables:
-                header, title = tables[i]
-                if line is not header:
-                    self._add_row(line, header, title)
+            if i in titles or i in tables:
+                self.groups.append(_Group(self.outline.path))  # prose never spans a table
+                if i in tables and line is not tables[i][0]:
+                    self._add_row(line, *tables[i])
                 continue
             following = self.lines[i + 1] if i + 1 < len(self.lines) else None
             heading, is_prose = self._heading(line, following)
@@ -196,7 +194,7 @@ class _Parser:
                 self.outline.enter(*heading)
             if is_prose:
                 self._add_prose(line)
-        return self.groups, self.rows
+        return self.prose_groups(), self.rows
 
     def _heading(self, line: _Line, following: _Line | None) -> tuple[tuple[str, str] | None, bool]:
         """(heading to enter, whether the line is also prose)."""
@@ -225,6 +223,9 @@ class _Parser:
         if not self.groups or self.groups[-1].heading != heading:
             self.groups.append(_Group(heading))
         self.groups[-1].lines.append(line)
+
+    def prose_groups(self) -> list[_Group]:
+        return [g for g in self.groups if g.lines]
 
     def _table_regions(self) -> tuple[dict[int, tuple[_Line, str]], set[int]]:
         """Rows of every table: line index -> (header line, table title); and title lines.

@@ -40,6 +40,11 @@ def quote_data(text: str) -> str:
     return text.replace("<", "‹").replace(">", "›")
 
 
+def quote_attribute(text: str) -> str:
+    """Like quote_data, and a double quote cannot end the attribute early."""
+    return quote_data(text).replace('"', "'")
+
+
 class LLMAnswerer:
     """Answers with a chat model from the `answer` prompt."""
 
@@ -53,9 +58,9 @@ class LLMAnswerer:
             self.prompts.render(
                 "passage",
                 number=i,
-                title=quote_data(doc.metadata.get("title", "")),
-                date=quote_data(doc.metadata.get("date", "")),
-                heading=quote_data(doc.metadata.get("heading", "")),
+                title=quote_attribute(doc.metadata.get("title", "")),
+                date=quote_attribute(doc.metadata.get("date", "")),
+                heading=quote_attribute(doc.metadata.get("heading", "")),
                 text=quote_data(doc.page_content),
             )
             for i, doc in enumerate(passages, start=1)

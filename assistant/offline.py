@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
 from importlib import resources
 from pathlib import Path
@@ -19,7 +20,10 @@ OFFLINE_ENV = {
     "ANONYMIZED_TELEMETRY": "False",  # Chroma's posthog telemetry
     "GRADIO_ANALYTICS_ENABLED": "False",
     "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
 }
+QUIET_LOGGERS = ("bm25s", "chromadb.telemetry", "httpx", "sentence_transformers")
 
 # tiktoken looks its encodings up in TIKTOKEN_CACHE_DIR under the sha1 of this URL.
 TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
@@ -30,6 +34,8 @@ def go_offline(cache_dir: Path) -> None:
     """Set the offline environment and make tiktoken's encodings available from disk."""
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
     tiktoken_dir = Path(os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(cache_dir / "tiktoken")))
     for name in BUNDLED_ENCODINGS:
         install_tiktoken_encoding(name, tiktoken_dir)

@@ -55,7 +55,7 @@ class PromptLibrary:
         self.folder = folder or default_prompts_dir()
         self._cache: dict[str, Prompt] = {}
 
-    def get(self, name: str) -> Prompt:
+    def get(self, name: str, /) -> Prompt:
         if name not in self._cache:
             path = self.folder / f"{name}.txt"
             if not path.is_file():
@@ -63,11 +63,11 @@ class PromptLibrary:
             self._cache[name] = parse_prompt(name, path.read_text(encoding="utf-8"))
         return self._cache[name]
 
-    def render(self, name: str, **values: object) -> str:
+    def render(self, name: str, /, **values: object) -> str:
         """A one-part prompt as plain text (e.g. a passage block)."""
         return "\n\n".join(text for _, text in self.get(name).render(**values))
 
-    def messages(self, name: str, **values: object) -> list[BaseMessage]:
+    def messages(self, name: str, /, **values: object) -> list[BaseMessage]:
         return [_MESSAGE[role](content=text) for role, text in self.get(name).render(**values)]
 
 

@@ -15,7 +15,9 @@ _ABBREVIATIONS = {
     "etc", "vs", "u.s", "u.k", "fig", "art", "para", "vol", "jan", "feb", "mar", "apr",
     "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
 }  # fmt: skip
-_BOUNDARY_RE = re.compile(r"(?<=[.!?;])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])|(?<=[。！？；])")
+_BOUNDARY_RE = re.compile(
+    r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])|(?<=;)\s+(?=\S)|(?<=[。！？；])"
+)
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9&'’\-]*|\d+(?:[.,]\d+)*%?|[\u4e00-\u9fff]")
 
 STOPWORDS = frozenset(

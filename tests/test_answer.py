@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from langchain_core.documents import Document
+
+from assistant import Assistant
+from assistant.answer import UNGROUNDED_WARNING, Draft, finalize
+from assistant.assistant import InvalidQuestion
+from assistant.condense import condense, is_follow_up
+from assistant.settings import Settings
+from assistant.text import Span, split_sentences
+
+
+def passage(n: int, text: str, start: int = 0) -> Document:
+    return Document(
+        page_content=text,
+        metadata={"source": f"d{n}.txt", "title": f"Doc {n}", "chunk_id": f"c{n}", "start": start,
+                  "end": start + len(text), "heading": "H", "kind": "text"},
+    )  # fmt: skip
+
+
+def test_finalize_renumbers_from_one_and_drops_invalid_markers() -> None:
+    passages = [passage(1, "Alpha is one."), passage(2, "Beta is two."), passage(3, "Gamma is three.")]
+    draft = Draft("Gamma is three [3]. Alpha is one [1][9]. Gamma again [3].")
+    answer = finalize(draft, passages, "q", "test")
+    assert answer.text == "Gamma is three [1]. Alpha is one [2]. Gamma again [1]."
+    assert [(c.number, c.source) for c in answer.citations] == [(1, "d3.txt"), (2, "d1.txt")]
+    assert answer.grounded
+    markers = {int(m) for m in re.findall(r"\[(\d+)\]", answer.text)}
+    assert markers == {c.number for c in answer.citations}
+
+
+def test_answer_citing_nothing_valid_is_flagged() -> None:
+    answer = finalize(Draft("Made up fact [7]."), [passage(1, "Alpha is one.")], "q", "test")
+    assert not answer.grounded and answer.text.startswith(UNGROUNDED_WARNING)
+    assert answer.citations == () and answer.related
+
+
+def test_quote_is_the_best_matching_sentence_with_exact_offsets() -> None:
+    text = "Cats sleep a lot. Dogs bark at the mail carrier. Birds sing."
+    answer = finalize(Draft("Dogs bark at the mail carrier [1]."), [passage(1, text, start=100)], "q", "t")
+    c = answer.citations[0]
+    assert c.quote == "Dogs bark at the mail carrier." and (c.start, c.end) == (118, 148)
+
+
+def test_sentence_splitting_keeps_offsets_and_abbreviations() -> None:
+    text = "See No. 28 of the U.S. list. Then stop! Next (2015) item; last one"
+    spans = split_sentences(text, offset=10)
+    assert [s.text for s in spans] == ["See No. 28 of the U.S. list.", "Then stop!", "Next (2015) item;", "last one"]
+    assert all(text[s.start - 10 : s.end - 10] == s.text for s in spans)
+    assert spans[0] == Span(10, 38, "See No. 28 of the U.S. list.")
+
+
+@pytest.mark.parametrize(
+    ("question", "history", "expected"),
+    [
+        ("And by 2025?", ["What is the broadband penetration target for 2020?"],
+         "What is the broadband penetration target for 2025?"),
+        ("What about Box 3?", ["What are the targets of Box 2?"], "What are the targets of Box 2 Box 3?"),
+        ("Who chairs it?", ["What is the leading group?"], "What is the leading group Who chairs it?"),
+        ("What are the ten key fields?", ["What is the broadband target?"], "What are the ten key fields?"),
+        ("And in 2013?", ["What was the broadband rate in 2015?", "And by 2020?"],
+         "What was the broadband rate in 2013?"),
+    ],
+)  # fmt: skip
+def test_condense_follow_ups(question: str, history: list[str], expected: str) -> None:
+    turns = [m for q in history for m in ({"role": "user", "content": q}, {"role": "assistant", "content": "x"})]
+    assert condense(question, turns) == expected
+
+
+def test_follow_up_detection() -> None:
+    assert is_follow_up("And by 2025?") and is_follow_up("Why?")
+    assert not is_follow_up("How many pilot cities did the MIIT approve?")
+
+
+def test_extractive_answer_cites_exact_spans(hash_settings: Settings) -> None:
+    bot = Assistant(hash_settings)
+    answer = bot.ask("What is the broadband penetration target for 2025?")
+    assert not answer.abstained and answer.citations and "[1]" in answer.text
+    assert [c.number for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    for c in answer.citations:
+        text = (hash_settings.corpus_dir / c.source).read_text(encoding="utf-8")
+        assert text[c.start : c.end] == c.quote
+        assert text[c.passage_start : c.passage_end].find(c.quote) >= 0
+
+
+def test_abstains_on_unrelated_questions(hash_settings: Settings) -> None:
+    bot = Assistant(hash_settings)
+    answer = bot.ask("What is the recipe for sourdough bread with rye flour?")
+    assert answer.abstained and "Not found in the documents" in answer.text
+    assert answer.citations == () and answer.related
+
+
+def test_invalid_questions_are_rejected_clearly(hash_settings: Settings) -> None:
+    bot = Assistant(hash_settings)
+    with pytest.raises(InvalidQuestion, match="empty"):
+        bot.ask("   ")
+    with pytest.raises(InvalidQuestion, match="limit"):
+        bot.ask("x" * 100_000)

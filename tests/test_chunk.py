@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.chunk import Chunk, ChunkingConfig, chunk_document, render_row
+from assistant.load import SourceDocument, load_corpus
+from assistant.offline import go_offline
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def doc(text: str, source: str = "doc.txt") -> SourceDocument:
+    return SourceDocument(source, text, "Doc", "Doc", "", "2020", "", "txt", "x")
+
+
+@pytest.fixture(scope="module")
+def corpus_chunks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Chunk]]:
+    go_offline(tmp_path_factory.mktemp("cache"))
+    import tiktoken
+
+    encoding = tiktoken.get_encoding("cl100k_base")
+
+    def count(text: str) -> int:
+        return len(encoding.encode(text))
+
+    loaded = load_corpus(CORPUS, ("README*", "metadata.toml"))
+    return {d.source: chunk_document(d, ChunkingConfig(), count, count, 256) for d in loaded.documents}
+
+
+def test_offsets_are_exact_and_ids_stable(corpus_chunks: dict[str, list[Chunk]]) -> None:
+    for source, chunks in corpus_chunks.items():
+        text = (CORPUS / source).read_bytes().decode("utf-8")
+        for chunk in chunks:
+            assert text[chunk.start : chunk.end] == chunk.text
+            if chunk.kind == "text":
+                assert chunk.passage == chunk.text
+        assert len({c.id for c in chunks}) == len(chunks)
+
+
+def test_ids_do_not_change_between_runs(corpus_chunks: dict[str, list[Chunk]]) -> None:
+    loaded = load_corpus(CORPUS, ("README*", "metadata.toml"))
+    again = {d.source: chunk_document(d, ChunkingConfig(), words, words, 10_000) for d in loaded.documents}
+    first = {d.source: chunk_document(d, ChunkingConfig(), words, words, 10_000) for d in loaded.documents}
+    assert [c.id for cs in again.values() for c in cs] == [c.id for cs in first.values() for c in cs]
+
+
+def test_headings_are_detected(corpus_chunks: dict[str, list[Chunk]]) -> None:
+    headings = {" > ".join(c.heading) for cs in corpus_chunks.values() for c in cs}
+
+    def has(*parts: str) -> bool:
+        return any(all(p in h for p in parts) for h in headings)
+
+    assert has("3. Strategic tasks and priorities", "(6) Energetically promote breakthrough")
+    assert has("(6) Energetically promote", "1. New generation IT industry")  # nested list
+    assert has("(2) Promote the deep integration", "Box 2 Smart Manufacturing Projects")
+    assert has("4. Strategic support and assurance", "(8) Improve organization")  # list ended
+    assert has("The initial effect is obvious", "Liao Wang: What are the obvious progress")
+    assert has("I. Progress of Main Activities", "3. Implementation of pilot projects has taken root")
+    # the heading path is part of what is embedded
+    deep = next(c for cs in corpus_chunks.values() for c in cs if "Box 2" in " ".join(c.heading))
+    assert "Box 2 Smart Manufacturing Projects" in deep.embed_text
+
+
+def test_table_rows_are_rendered_with_headers_and_title(corpus_chunks: dict[str, list[Chunk]]) -> None:
+    rows = [c for c in corpus_chunks["state-council-made-in-china-2025-2015.txt"] if c.kind == "table_row"]
+    assert len(rows) == 12
+    broadband = next(c for c in rows if "Broadband" in c.passage)
+    assert broadband.passage == (
+        "Key Manufacturing Indicators for 2020 and 2025 — Integration of — "
+        "Broadband penetration (%): 2013: 37; 2015: 50; 2020: 70; 2025: 82"
+    )
+    assert broadband.text == "Integration of\tBroadband penetration ⁵ (%)\t37\t50\t70\t82"
+    assert all(c.passage.startswith("Key Manufacturing Indicators") for c in rows)
+
+
+def test_render_row_skips_empty_cells() -> None:
+    header = "Category\tIndicator\t2013\t2015"
+    assert render_row(header, "\tOutput (%)\t-\t5", "T") == "T — Output (%): 2015: 5"
+    assert render_row(header, "\t\t\t", "T") == ""
+
+
+def test_sizes_respect_chunk_size_and_embedder_limit(corpus_chunks: dict[str, list[Chunk]]) -> None:
+    import tiktoken
+
+    encoding = tiktoken.get_encoding("cl100k_base")
+    config = ChunkingConfig()
+    for chunks in corpus_chunks.values():
+        for chunk in chunks:
+            assert len(encoding.encode(chunk.embed_text)) <= 256
+            # prose packs to chunk_size (the heading path comes on top)
+            if chunk.kind == "text":
+                assert len(encoding.encode(chunk.text)) <= config.chunk_size + 8
+
+
+def test_hard_limit_splits_instead_of_truncating() -> None:
+    text = "# Title\n\n" + " ".join(f"word{i}." for i in range(300)) + "\n"
+    chunks = chunk_document(doc(text), ChunkingConfig(chunk_size=400, chunk_overlap=0), words, words, 40)
+    assert all(words(c.embed_text) <= 40 for c in chunks)
+    covered = " ".join(c.text for c in chunks)
+    assert all(f"word{i}." in covered for i in range(300))  # nothing lost
+
+
+def test_overlap_repeats_trailing_sentences() -> None:
+    sentences = " ".join(f"Sentence number {i} is here." for i in range(40))
+    chunks = chunk_document(doc(sentences), ChunkingConfig(chunk_size=30, chunk_overlap=12), words, words, 512)
+    assert len(chunks) > 3
+    for left, right in zip(chunks, chunks[1:], strict=False):
+        assert right.start < left.end  # overlapping spans
+
+
+def test_markdown_headings_nest() -> None:
+    text = "# A\n\nIntro text here for A.\n\n## B\n\nText under B is here.\n\n# C\n\nText under C.\n"
+    chunks = chunk_document(doc(text), ChunkingConfig(), words, words, 512)
+    assert [c.heading for c in chunks] == [("A",), ("A", "B"), ("C",)]

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant, Filters
+from assistant.embed import HashEmbeddings
+from assistant.index import build_index, date_range
+from assistant.settings import Settings
+from assistant.store import ChromaStore
+
+
+class FailingEmbeddings(HashEmbeddings):
+    """Embeds a few batches, then fails like a crash or Ctrl-C partway through indexing."""
+
+    def __init__(self, batches_before_failure: int) -> None:
+        super().__init__(256)
+        self.left = batches_before_failure
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if self.left == 0:
+            raise KeyboardInterrupt("interrupted")
+        self.left -= 1
+        return super().embed_documents(texts)
+
+
+def test_index_is_incremental_and_idempotent(hash_settings: Settings, corpus_copy: Path) -> None:
+    bot = Assistant(hash_settings, build_if_missing=False)
+    first = bot.index()
+    assert first.changed and first.documents == 5 and first.added == first.chunks > 100
+    assert first.removed == 0 and first.reused == 0
+
+    again = bot.index()
+    assert not again.changed and again.added == 0 and again.removed == 0
+    assert again.collection == first.collection
+
+    news = corpus_copy / "china-daily-fresh-impetus-2017.txt"
+    news.write_text(news.read_text(encoding="utf-8") + "\nA new closing paragraph about robots.\n", encoding="utf-8")
+    (corpus_copy / "state-council-smart-manufacturing-meeting-2017.txt").unlink()
+    changed = bot.index()
+    assert changed.changed and changed.documents == 4
+    assert 1 <= changed.added <= 3  # only the edited document's affected chunks
+    assert changed.removed >= 5  # the deleted document's chunks (and the replaced ones)
+    assert changed.reused == changed.chunks - changed.added
+    assert "state-council-smart-manufacturing-meeting-2017.txt" not in {d.source for d in bot.documents()}
+    sources = {d.metadata["source"] for d in bot.retrieve("Premier Li Keqiang executive meeting", k=20)}
+    assert "state-council-smart-manufacturing-meeting-2017.txt" not in sources
+    # only the active collection is left in the store
+    names = {c.name for c in bot.store.client.list_collections()}
+    assert names == {changed.collection, bot.store.meta_name}
+
+
+def test_interrupted_index_leaves_previous_index_usable(hash_settings: Settings, corpus_copy: Path) -> None:
+    bot = Assistant(hash_settings, build_if_missing=False)
+    before = bot.index()
+    answer_before = bot.ask("What is the broadband penetration target for 2025?")
+
+    (corpus_copy / "extra.md").write_text("# Extra\n\n" + "More text about factories. " * 400)
+    store = ChromaStore(hash_settings)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(hash_settings, FailingEmbeddings(1), store, rebuild=True)
+
+    assert ChromaStore(hash_settings).active().collection == before.collection
+    assert bot.ask("What is the broadband penetration target for 2025?").text == answer_before.text
+    # the next run cleans up the half-built collection and completes
+    after = bot.index()
+    assert after.changed and after.documents == 6
+    assert {c.name for c in bot.store.client.list_collections()} == {after.collection, bot.store.meta_name}
+
+
+def test_bm25_is_built_once_per_index_version(hash_settings: Settings, corpus_copy: Path) -> None:
+    bot = Assistant(hash_settings)
+    bot.retrieve("smart manufacturing")
+    keyword = bot.search_index.keyword()
+    bot.retrieve("innovation centres")
+    bot.ask("pilot cities")
+    assert bot.search_index.keyword() is keyword
+    (corpus_copy / "extra.md").write_text("# Extra\n\nA paragraph about shipbuilding yards.\n")
+    bot.index()
+    bot.search_index.VERSION_CHECK_SECONDS = 0
+    assert bot.search_index.keyword() is not keyword
+    assert any("shipbuilding" in d.page_content for d in bot.retrieve("shipbuilding yards"))
+
+
+def test_filters_by_source_and_date(hash_settings: Settings) -> None:
+    bot = Assistant(hash_settings)
+    question = "How many pilot cities and innovation centres are there?"
+    only = "miao-wei-liaowang-interview-2016.txt"
+    docs = bot.retrieve(question, k=8, filters={"sources": [only]})
+    assert docs and {d.metadata["source"] for d in docs} == {only}
+    dated = bot.retrieve(question, k=10, filters=Filters(date_from="2017-01", date_to="2017-06"))
+    assert dated and {d.metadata["source"] for d in dated} <= {
+        "miit-implementation-of-made-in-china-2025-2017.txt",
+        "state-council-smart-manufacturing-meeting-2017.txt",
+    }
+    for mode in ("dense", "bm25"):
+        bot.retriever.mode = mode
+        docs = bot.retriever.invoke(question, filters=Filters(sources=(only,)))
+        assert {d.metadata["source"] for d in docs} == {only}
+    with pytest.raises(ValueError, match="not a date"):
+        Filters(date_from="May 2017")
+
+
+def test_retrieved_documents_carry_the_contract_metadata(hash_settings: Settings) -> None:
+    bot = Assistant(hash_settings)
+    docs = bot.retrieve("broadband penetration", k=5)
+    assert len(docs) == 5
+    for d in docs:
+        for key in ("source", "title", "chunk_id", "start", "end", "heading", "score", "rank"):
+            assert key in d.metadata
+        text = (hash_settings.corpus_dir / d.metadata["source"]).read_text(encoding="utf-8")
+        assert text[d.metadata["start"] : d.metadata["end"]] == d.metadata.get("text", d.page_content)
+    assert [d.metadata["rank"] for d in docs] == [1, 2, 3, 4, 5]
+
+
+def test_date_ranges() -> None:
+    assert date_range("2017-05") == (20170501, 20170531)
+    assert date_range("2016") == (20160101, 20161231)
+    assert date_range("2015-05-08") == (20150508, 20150508)
+    assert date_range("") == (-1, -1)

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from assistant.offline import TIKTOKEN_URL, go_offline, tiktoken_cache_path
+from assistant.prompts import PromptError, PromptLibrary, parse_prompt
+from assistant.settings import Settings
+
+
+def test_settings_env_prefix_and_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "assistant.toml"
+    config.write_text('k = 7\nchunk_size = 120\nanswerer = "openai"\n')
+    monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
+    monkeypatch.setenv("ASSISTANT_CHUNK_SIZE", "140")
+    settings = Settings(k=9)
+    assert settings.k == 9  # explicit beats everything
+    assert settings.chunk_size == 140  # environment beats the file
+    assert settings.answerer == "openai"  # the file beats defaults
+
+
+def test_settings_reject_unknown_names() -> None:
+    with pytest.raises(ValueError):
+        Settings(embeddings="word2vec")  # type: ignore[arg-type]
+
+
+def test_tiktoken_encodings_are_installed_for_offline_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TIKTOKEN_CACHE_DIR", raising=False)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tk"))
+    go_offline(tmp_path)
+    path = tiktoken_cache_path("cl100k_base", tmp_path / "tk")
+    key = hashlib.sha1(TIKTOKEN_URL.format(name="cl100k_base").encode()).hexdigest()
+    assert path.name == key and path.stat().st_size > 1_000_000
+    import tiktoken
+
+    # tiktoken checks the file's hash; a wrong file would make it try the network and fail
+    encoding = tiktoken.get_encoding("cl100k_base")
+    assert encoding.decode(encoding.encode("Made in China 2025")) == "Made in China 2025"
+
+
+def test_prompt_variables_are_checked(tmp_path: Path) -> None:
+    (tmp_path / "greet.txt").write_text("--- system ---\nBe brief.\n--- user ---\nHello {name}, {{literal}}\n")
+    library = PromptLibrary(tmp_path)
+    messages = library.messages("greet", name="Ann")
+    assert [m.type for m in messages] == ["system", "human"]
+    assert messages[1].content == "Hello Ann, {literal}"
+    with pytest.raises(PromptError, match="missing variables \\['name'\\]"):
+        library.messages("greet")
+    with pytest.raises(PromptError, match="unexpected"):
+        library.messages("greet", name="Ann", extra=1)
+    with pytest.raises(PromptError, match="no prompt named"):
+        library.get("absent")
+    with pytest.raises(PromptError):
+        parse_prompt("bad", "no header here {x}")
+
+
+def test_repo_prompts_parse() -> None:
+    library = PromptLibrary()
+    assert library.get("answer").variables == {"passages", "question"}
+    assert library.get("condense").variables == {"history", "question"}
+    assert library.get("passage").variables == {"number", "title", "date", "heading", "text"}
