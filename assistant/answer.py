@@ -121,7 +121,9 @@ def finalize(draft: Draft, passages: list[Document], question: str, answerer: st
     """Validate and renumber citations; see the module docstring."""
     related = tuple(citation(i + 1, d, best_quote(d, question)) for i, d in enumerate(passages[:3]))
     if draft.abstained:
-        return Answer(ABSTAIN_MESSAGE, True, (), related, question, True, answerer, draft.confidence)
+        return Answer(
+            ABSTAIN_MESSAGE, True, (), related, question, True, answerer, draft.confidence
+        )
 
     order: list[int] = []
     for match in _MARKER.finditer(draft.text):

@@ -12,7 +12,7 @@ from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from assistant.answer import Answer, Answerer, finalize
-from assistant.condense import Message, condense, condense_with_model
+from assistant.condense import Message, condense, condense_with_model, decompose
 from assistant.embed import make_embeddings
 from assistant.offline import go_offline
 from assistant.prompts import PromptLibrary
@@ -92,7 +92,9 @@ class Assistant:
             if self.settings.answerer == "openai":
                 from assistant.llm import LLMAnswerer
 
-                self._answerer = LLMAnswerer(self.chat_model, self.prompts, self.settings.openai_model)
+                self._answerer = LLMAnswerer(
+                    self.chat_model, self.prompts, self.settings.openai_model
+                )
             else:
                 from assistant.extractive import ExtractiveAnswerer
 
@@ -114,17 +116,18 @@ class Assistant:
         def standalone(inputs: dict[str, Any]) -> str:
             history = inputs.get("history") or []
             if self.settings.answerer == "openai":
-                return condense_with_model(inputs["question"], history, self.chat_model, self.prompts)
+                return condense_with_model(
+                    inputs["question"], history, self.chat_model, self.prompts
+                )
             return condense(inputs["question"], history)
 
         def passages(inputs: dict[str, Any]) -> list[Document]:
-            return self.search_index.search(
-                inputs["standalone"], self.settings.answer_passages, inputs.get("filters"),
-                self.settings.retrieval_mode,
-            )  # fmt: skip
+            return self.evidence(inputs["standalone"], inputs.get("filters"))
 
         def validate(inputs: dict[str, Any]) -> Answer:
-            return finalize(inputs["draft"], inputs["passages"], inputs["standalone"], self.answerer.name)
+            return finalize(
+                inputs["draft"], inputs["passages"], inputs["standalone"], self.answerer.name
+            )
 
         return (
             RunnablePassthrough.assign(standalone=RunnableLambda(standalone))
@@ -134,6 +137,21 @@ class Assistant:
             )
             | RunnableLambda(validate)
         ).with_config(run_name="policy_assistant")
+
+    def evidence(self, question: str, filters: Filters | None = None) -> list[Document]:
+        """The passages the answerer reads: each part of a compound question is searched on
+        its own and the results are interleaved, so both sides of a comparison are found."""
+        n = self.settings.answer_passages
+        parts = decompose(question)
+        found = [
+            self.search_index.search(p, n, filters, self.settings.retrieval_mode) for p in parts
+        ]
+        merged: dict[str, Document] = {}
+        for rank in range(n):
+            for docs in found:
+                if rank < len(docs):
+                    merged.setdefault(docs[rank].metadata["chunk_id"], docs[rank])
+        return list(merged.values())[: n + 2 * (len(parts) - 1)]
 
     # -- public API ----------------------------------------------------------------------
 
@@ -161,7 +179,9 @@ class Assistant:
         """Bring the index in line with corpus/ (incremental unless `rebuild`)."""
         from assistant.index import build_index
 
-        return build_index(self.settings, self.embeddings, self.store, rebuild=rebuild, progress=progress)
+        return build_index(
+            self.settings, self.embeddings, self.store, rebuild=rebuild, progress=progress
+        )
 
     def version(self) -> IndexVersion:
         """The active index version; raises IndexMissing if nothing is indexed."""

@@ -131,14 +131,16 @@ class _Outline:
             del self.stack[kinds.index(kind) :]
         elif kind.startswith("md"):
             level = int(kind[2:])
-            self.stack = [(k, t) for k, t in self.stack if not (k.startswith("md") and int(k[2:]) >= level)]
+            self.stack = [
+                (k, t) for k, t in self.stack if not (k.startswith("md") and int(k[2:]) >= level)
+            ]
         self.stack.append((kind, title))
 
     def number_kind(self, number: int) -> str:
         kinds = [k for k, _ in self.stack]
-        if "subnumber" in kinds and number == self.last_number.get("subnumber", 0) + 1:
-            kind = "subnumber"
-        elif number == 1 and "number" in kinds and kinds[-1] != "number":
+        if ("subnumber" in kinds and number == self.last_number.get("subnumber", 0) + 1) or (
+            number == 1 and "number" in kinds and kinds[-1] != "number"
+        ):
             kind = "subnumber"
         else:
             kind = "number"
@@ -207,9 +209,12 @@ class _Parser:
         if (m := _NUMBERED.match(text)) and (label := _numbered_label(text)):
             kind = self.outline.number_kind(int(m.group("label")))
             return (kind, label), not short
-        if _PAREN.match(text) and line.words <= 25:
-            if not text.endswith(".") or (following and following.words > 8):
-                return ("paren", text.rstrip(":.")), False
+        if (
+            _PAREN.match(text)
+            and line.words <= 25
+            and (not text.endswith(".") or (following and following.words > 8))
+        ):
+            return ("paren", text.rstrip(":.")), False
         if _BOX.match(text) and line.words <= MAX_HEADING_WORDS + 4:
             return ("box", text), False
         if (m := _QUESTION.match(text)) and len(m.group("who").split()) <= 3:
@@ -329,7 +334,9 @@ def _group_sentences(group: _Group) -> list[Span]:
 
 def _pack(group: _Group, config: ChunkingConfig, count: TokenCounter) -> Iterable[list[Span]]:
     """Greedy packing of sentences up to chunk_size tokens, with sentence-level overlap."""
-    sentences = [s for sentence in _group_sentences(group) for s in _split_long(sentence, config, count)]
+    sentences = [
+        s for sentence in _group_sentences(group) for s in _split_long(sentence, config, count)
+    ]
     sizes = [count(s.text) for s in sentences]
     current: list[int] = []
     total = 0
@@ -339,7 +346,10 @@ def _pack(group: _Group, config: ChunkingConfig, count: TokenCounter) -> Iterabl
             keep: list[int] = []
             kept = 0
             for k in reversed(current):
-                if kept + sizes[k] > config.chunk_overlap or kept + sizes[k] + size > config.chunk_size:
+                if (
+                    kept + sizes[k] > config.chunk_overlap
+                    or kept + sizes[k] + size > config.chunk_size
+                ):
                     break
                 keep.insert(0, k)
                 kept += sizes[k]
@@ -410,7 +420,10 @@ class _Builder:
                 return
             if rendered is None and len(text.split()) > 1:
                 whole = Span(start, end, text)
-                pieces = _halve(whole, lambda s: self.count_embed(self.embed_text(heading, s.text)) <= self.max_embed)
+                pieces = _halve(
+                    whole,
+                    lambda s: self.count_embed(self.embed_text(heading, s.text)) <= self.max_embed,
+                )
                 for piece in pieces:
                     self.add(heading, [piece], None)
                 return
@@ -425,7 +438,9 @@ class _Builder:
             chunk_id = chunk_key(self.doc.source, f"{embed}\x00{suffix}")
         self.seen.add(chunk_id)
         kind: Literal["text", "table_row"] = "table_row" if rendered else "text"
-        self.chunks.append(Chunk(chunk_id, self.doc.source, text, start, end, heading, kind, passage, embed))
+        self.chunks.append(
+            Chunk(chunk_id, self.doc.source, text, start, end, heading, kind, passage, embed)
+        )
 
 
 def chunk_key(source: str, content: str) -> str:

@@ -24,7 +24,7 @@ app = typer.Typer(
         "Ask questions of a policy corpus and get answers that cite the exact sentence.\n\n"
         "Runs fully offline. Settings come from ASSISTANT_* environment variables or a TOML "
         "file (--config, default ./assistant.toml).\n\n"
-        "Example:  assistant ask \"What is the broadband penetration target for 2025?\""
+        'Example:  assistant ask "What is the broadband penetration target for 2025?"'
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -36,10 +36,16 @@ ConfigOption = Annotated[
 ]
 SourceOption = Annotated[
     list[str] | None,
-    typer.Option("--source", "-s", help="Only this document (file name under corpus/); repeatable."),
+    typer.Option(
+        "--source", "-s", help="Only this document (file name under corpus/); repeatable."
+    ),
 ]
-DateFrom = Annotated[str | None, typer.Option(help="Only documents dated on/after (YYYY[-MM[-DD]]).")]
-DateTo = Annotated[str | None, typer.Option(help="Only documents dated on/before (YYYY[-MM[-DD]]).")]
+DateFrom = Annotated[
+    str | None, typer.Option(help="Only documents dated on/after (YYYY[-MM[-DD]]).")
+]
+DateTo = Annotated[
+    str | None, typer.Option(help="Only documents dated on/before (YYYY[-MM[-DD]]).")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
@@ -57,17 +63,37 @@ def _setup(config: Path | None) -> None:
 
 
 def _progress_index(bot: Assistant, rebuild: bool = False) -> None:
-    """Index with a progress bar and print the summary."""
+    """Index with a progress bar (plain lines when stderr is not a terminal), then a summary."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console(stderr=True)
-    with Progress(
-        TextColumn("Embedding chunks"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, transient=False,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("embed", total=None)
-        report = bot.index(rebuild=rebuild, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if console.is_terminal:
+        with Progress(
+            TextColumn("Embedding chunks"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=console,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("embed", total=None)
+            report = bot.index(
+                rebuild=rebuild,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    else:
+        shown: set[int] = set()
+
+        def lines(done: int, total: int) -> None:
+            tenth = 10 * done // max(total, 1)
+            if tenth not in shown:
+                shown.add(tenth)
+                print(f"Embedding chunks: {done}/{total}", file=sys.stderr, flush=True)
+
+        report = bot.index(rebuild=rebuild, progress=lines)
     skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
     state = "updated" if report.changed else "already up to date"
     console.print(
@@ -101,7 +127,9 @@ def _open(config: Path | None, build: bool = True) -> Assistant:
     return bot
 
 
-def _filters(sources: list[str] | None, date_from: str | None, date_to: str | None) -> Filters | None:
+def _filters(
+    sources: list[str] | None, date_from: str | None, date_to: str | None
+) -> Filters | None:
     from pydantic import ValidationError
 
     from assistant.retrieve import Filters
@@ -186,7 +214,9 @@ def retrieve(
         return
     for d in docs:
         m = d.metadata
-        typer.secho(f"{m['rank']}. {m['title']} ({m.get('date', '')}) — {m.get('heading', '')}", bold=True)
+        typer.secho(
+            f"{m['rank']}. {m['title']} ({m.get('date', '')}) — {m.get('heading', '')}", bold=True
+        )
         typer.echo(f"   {m['source']} chars {m['start']}–{m['end']} · score {m['score']:.4f}")
         typer.echo(f"   {' '.join(d.page_content.split())[:400]}\n")
 

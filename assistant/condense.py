@@ -27,12 +27,16 @@ _CONTINUATION = re.compile(
     r"likewise|as for|in that case|why|how so)\b",
     re.IGNORECASE,
 )
-_BACK_REFERENCE = re.compile(r"\b(it|its|they|them|their|this|that|these|those|there|he|she|his|her)\b", re.I)
+_BACK_REFERENCE = re.compile(
+    r"\b(it|its|they|them|their|this|that|these|those|there|he|she|his|her)\b", re.I
+)
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
 
 
 def user_questions(history: Sequence[Message]) -> list[str]:
-    return [m["content"] for m in history if m.get("role") == "user" and m.get("content", "").strip()]
+    return [
+        m["content"] for m in history if m.get("role") == "user" and m.get("content", "").strip()
+    ]
 
 
 def is_follow_up(question: str) -> bool:
@@ -61,7 +65,9 @@ def condense(question: str, history: Sequence[Message]) -> str:
     """A standalone question, rule-based; follow-ups chain through the whole history."""
     standalone = ""
     for previous in user_questions(history):
-        standalone = merge(standalone, previous) if standalone and is_follow_up(previous) else previous
+        standalone = (
+            merge(standalone, previous) if standalone and is_follow_up(previous) else previous
+        )
     if standalone and is_follow_up(question):
         return merge(standalone, question)
     return question.strip()
@@ -78,3 +84,20 @@ def condense_with_model(
     reply = model.invoke(messages)
     text = str(reply.content).strip().strip('"')
     return text or condense(question, history)
+
+
+_SPLIT = re.compile(
+    r",?\s+and\s+(?=(?:how|what|which|who|when|where|why|on what|in what|by how)\b)", re.IGNORECASE
+)
+
+
+def decompose(question: str) -> list[str]:
+    """Split a compound question ("How many X in A, and how many Y in B?") into its parts.
+
+    Each part is searched and answered on its own, so that both documents of a comparison
+    are found and quoted.
+    """
+    parts = [p.strip(" ,;") for p in _SPLIT.split(question) if p.strip(" ,;")]
+    if len(parts) < 2 or any(len(terms(p)) < 2 for p in parts):
+        return [question]
+    return [p if p.endswith("?") else f"{p}?" for p in parts]

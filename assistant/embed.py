@@ -47,7 +47,7 @@ class MiniLMEmbeddings(Embeddings):
         return "all-MiniLM-L6-v2"
 
     @property
-    def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily
+    def model(self):
         if self._model is None:
             from sentence_transformers import SentenceTransformer
 
@@ -62,7 +62,9 @@ class MiniLMEmbeddings(Embeddings):
 
     def count_tokens(self, text: str) -> int:
         """Word pieces including [CLS] and [SEP], as the model will see them."""
-        return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        return len(
+            self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"]
+        )
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:

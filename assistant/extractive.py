@@ -2,14 +2,20 @@
 
 Every sentence of the retrieved passages (every row, for tables) is scored against the
 question by meaning (embedding similarity, with its section heading as context), by the
-rarity-weighted share of the question's words it contains, and by whether it holds the kind
-of fact asked for (a figure, a date). The best ones, at most one per passage, become the
-answer, grouped by document so that disagreeing sources are each named with their date.
-Weak evidence, or a rare question word that no passage contains, makes it abstain.
+rarity-weighted share of the question's words it contains, by whether it holds the kind of
+fact asked for (a figure, a date, a name) and the year asked about. Compound questions are
+split and each part gets its own sentence. The answer quotes the best sentences, grouped by
+document, so that sources which disagree are each named with their date.
+
+Whether to answer at all is a logistic model over a few evidence features (best score,
+coverage of the question's words, the rarest question word that the evidence lacks, a year
+asked about but absent, passage similarity). Its weights are fitted on the eval dev split by
+`evals/calibrate.py`, never per question.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections import OrderedDict
@@ -20,37 +26,71 @@ import numpy as np
 from langchain_core.documents import Document
 
 from assistant.answer import Draft, passage_span
+from assistant.condense import decompose
 from assistant.text import Span, normalise_spelling, split_sentences, strip_superscripts, terms
 
 EmbedMany = Callable[[list[str]], list[list[float]]]
 Idf = Callable[[str], float]
 
 _WANTS_NUMBER = re.compile(
-    r"\b(how (many|much|far|large|big|high)|what (percentage|proportion|share|rate|ratio|number|"
-    r"target|level|amount|value|figure)|percent|per ?cent|%|number of|by how much|how fast)\b",
+    r"\b(how (many|much|far|large|big|high|long)|what (percentage|proportion|share|rate|ratio|number|"
+    r"target|level|amount|value|figure|fraction|portion|cut|reduction|increase)|percent|per ?cent|"
+    r"number of|by how much|how fast)\b|%",
     re.IGNORECASE,
 )
-_WANTS_DATE = re.compile(r"\b(when|what (year|date|month|day)|which (year|date|month)|since when)\b", re.I)
-_WANTS_NAME = re.compile(r"\b(who|whom|which (ministry|company|companies|city|cities|department|organi[sz]ation))\b", re.I)
+_WANTS_DATE = re.compile(
+    r"\b(when|what (year|date|month|day)|which (year|date|month)|since when)\b", re.I
+)
+_WANTS_NAME = re.compile(r"\b(who|whom|which (ministry|company|companies|city|cities|department|"
+                         r"organi[sz]ation|official|body|country|countries))\b", re.I)  # fmt: skip
 _HAS_NUMBER = re.compile(r"\d")
 _HAS_DATE = re.compile(
     r"\b(19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|October|"
     r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b"
 )
-_HAS_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+")
+_HAS_NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+")
+# A year the question asks about ("by 2020", "in 2013", "the 2025 target"), as opposed to a
+# year that is part of a name ("Made in China 2025": the word before it is capitalised).
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_YEAR_BEFORE = re.compile(r"\b(?:by|in|for|from|to|until|till|since|during|before|after|between|and|"
+                          r"through|of|the|a)\s+$", re.IGNORECASE)  # fmt: skip
+_YEAR_AFTER = re.compile(r"^\s+(?:target|value|baseline|figure|level|goal|rate)", re.IGNORECASE)
+_NAME_BEFORE = re.compile(r"[A-Z][A-Za-z]*\s+$")
+
+# Words that say what kind of answer is wanted rather than what it is about.
+QUESTION_WORDS = frozenset(
+    """
+    many much date day dated describe described mention mentioned quote quoted according say
+    said says refer refers call called name named list give given exact exactly kind type
+    roughly approximately figure number
+    """.split()  # noqa: SIM905
+)
+
+FEATURES = (
+    "bias",
+    "best",
+    "coverage_unit",
+    "coverage_all",
+    "missing_rare",
+    "year_missing",
+    "passage",
+)
 
 
 @dataclass(frozen=True)
 class Weights:
-    """How the unit score is made; tuned on the eval dev split, never per question."""
+    """How sentences are scored and chosen; tuned on the eval dev split, never per question."""
 
     dense: float = 0.45
     lexical: float = 0.35
     context: float = 0.10
     passage: float = 0.10
     answer_type: float = 0.08
-    keep_within: float = 0.06  # extra sentences must score within this of the best
-    coverage_floor: float = 0.5  # confidence = best * (floor + (1 - floor) * coverage)
+    year: float = 0.10
+    keep_within: float = 0.05  # more sentences from one document must score this close
+    other_document_within: float = 0.10  # a second document is quoted if this close
+    # Logistic model of "the best sentence answers the question", one weight per FEATURES.
+    confidence: tuple[float, ...] = (-0.86, 2.59, 1.64, -0.55, -0.68, -3.23, 0.15)
 
 
 @dataclass(frozen=True)
@@ -59,6 +99,21 @@ class Unit:
     span: Span  # exact source span (the quote)
     display: str  # what the answer shows
     context: str  # heading and title, for meaning and for keyword coverage
+
+
+def temporal_years(question: str) -> set[str]:
+    years = set()
+    for match in _YEAR.finditer(question):
+        before, after = question[: match.start()], question[match.end() :]
+        if _NAME_BEFORE.search(before) and not _YEAR_BEFORE.search(before):
+            continue
+        if _YEAR_BEFORE.search(before) or _YEAR_AFTER.match(after):
+            years.add(match.group(0))
+    return years
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
 
 
 class ExtractiveAnswerer:
@@ -113,53 +168,119 @@ class ExtractiveAnswerer:
                 position += len(line)
         return out
 
-    def _coverage(self, weighted: dict[str, float], text: str) -> float:
+    def _weighted_terms(self, question: str) -> dict[str, float]:
+        wanted = set(terms(normalise_spelling(question))) - QUESTION_WORDS
+        return {t: self.idf(t) for t in wanted}
+
+    @staticmethod
+    def _coverage(weighted: dict[str, float], text: str) -> float:
         total = sum(weighted.values())
         if not total:
             return 0.0
         present = set(terms(normalise_spelling(text)))
         return sum(w for t, w in weighted.items() if t in present) / total
 
-    def score(self, question: str, passages: list[Document]) -> tuple[list[Unit], np.ndarray, float]:
-        """Units, their scores, and the confidence that the passages answer the question."""
-        units = self.units(passages)
-        if not units:
-            return [], np.zeros(0), 0.0
+    def _scores(self, question: str, units: list[Unit], unit_vectors: np.ndarray,
+                question_vector: np.ndarray, passages: list[Document]) -> np.ndarray:  # fmt: skip
         w = self.weights
-        q_terms = set(terms(normalise_spelling(question)))
-        weighted = {t: self.idf(t) for t in q_terms}
-        vectors = self._vectors([question] + [f"{u.context}: {u.display}" for u in units])
-        dense = vectors[1:] @ vectors[0]
+        weighted = self._weighted_terms(question)
+        dense = unit_vectors @ question_vector
         lexical = np.array([self._coverage(weighted, u.display) for u in units])
         context = np.array([self._coverage(weighted, f"{u.context} {u.display}") for u in units])
-        prior = np.array([float(passages[u.passage - 1].metadata.get("dense_score", 0.0)) for u in units])
+        prior = np.array(
+            [float(passages[u.passage - 1].metadata.get("dense_score", 0.0)) for u in units]
+        )
         kind = np.zeros(len(units))
-        for pattern, wants in ((_HAS_NUMBER, _WANTS_NUMBER), (_HAS_DATE, _WANTS_DATE), (_HAS_NAME, _WANTS_NAME)):
+        for pattern, wants in (
+            (_HAS_NUMBER, _WANTS_NUMBER),
+            (_HAS_DATE, _WANTS_DATE),
+            (_HAS_NAME, _WANTS_NAME),
+        ):
             if wants.search(question):
                 kind += np.array([1.0 if pattern.search(u.display) else 0.0 for u in units])
-        scores = w.dense * dense + w.lexical * lexical + w.context * context + w.passage * prior
-        scores = scores + w.answer_type * np.minimum(kind, 1.0)
-        everything = " ".join(
-            f"{d.page_content} {d.metadata.get('heading', '')} {d.metadata.get('title', '')}" for d in passages
+        years = temporal_years(question)
+        year = np.array(
+            [1.0 if years and all(y in u.display for y in years) else 0.0 for u in units]
         )
-        coverage = self._coverage(weighted, everything)
-        confidence = float(scores.max()) * (w.coverage_floor + (1 - w.coverage_floor) * coverage)
-        return units, scores, confidence
+        return (w.dense * dense + w.lexical * lexical + w.context * context + w.passage * prior
+                + w.answer_type * np.minimum(kind, 1.0) + w.year * year)  # fmt: skip
+
+    def features(
+        self, question: str, unit: Unit, score: float, passages: list[Document]
+    ) -> list[float]:
+        """Evidence that `unit` answers `question`; see FEATURES."""
+        weighted = self._weighted_terms(question)
+        doc = passages[unit.passage - 1]
+        own = f"{unit.context} {unit.display} {doc.page_content} {doc.metadata.get('heading', '')}"
+        everything = " ".join(
+            f"{d.page_content} {d.metadata.get('heading', '')} {d.metadata.get('title', '')}"
+            for d in passages
+        )
+        present = set(terms(normalise_spelling(own)))
+        top = max(weighted.values(), default=1.0) or 1.0
+        missing = max((v for t, v in weighted.items() if t not in present), default=0.0) / top
+        years = temporal_years(question)
+        year_missing = 1.0 if any(y not in unit.display for y in years) else 0.0
+        return [1.0, score, self._coverage(weighted, f"{unit.context} {unit.display}"),
+                self._coverage(weighted, everything), missing, year_missing,
+                float(doc.metadata.get("dense_score", 0.0))]  # fmt: skip
+
+    def analyse(
+        self, question: str, passages: list[Document]
+    ) -> tuple[list[Unit], list[int], list[list[float]]]:
+        """The units, the chosen ones (indices), and the evidence features of each part's best."""
+        units = self.units(passages)
+        if not units:
+            return [], [], []
+        parts = decompose(question)
+        vectors = self._vectors(parts + [f"{u.context}: {u.display}" for u in units])
+        unit_vectors = vectors[len(parts) :]
+        chosen: list[int] = []
+        features: list[list[float]] = []
+        budget = max(self.max_sentences, len(parts) + 1)
+        for p, part in enumerate(parts):
+            scores = self._scores(part, units, unit_vectors, vectors[p], passages)
+            order = [int(i) for i in np.argsort(-scores, kind="stable")]
+            best = order[0]
+            features.append(self.features(part, units[best], float(scores[best]), passages))
+            picked = [best]
+            sources = {self._source(passages, units[best])}
+            for i in order[1:]:
+                gap = float(scores[best] - scores[i])
+                new_source = self._source(passages, units[i]) not in sources
+                if gap > (
+                    self.weights.other_document_within if new_source else self.weights.keep_within
+                ):
+                    continue
+                if any(self._same(units[i], units[j]) for j in picked + chosen):
+                    continue
+                picked.append(i)
+                sources.add(self._source(passages, units[i]))
+                if len(picked) >= self.max_sentences:
+                    break
+            chosen.extend(i for i in picked if i not in chosen)
+        return units, chosen[:budget], features
+
+    def confidence(self, features: list[list[float]]) -> float:
+        """Probability that the answer is right, from the parts' mean evidence."""
+        mean = np.mean(np.asarray(features), axis=0)
+        return _sigmoid(float(np.dot(self.weights.confidence, mean)))
 
     def answer(self, question: str, passages: list[Document]) -> Draft:
-        units, scores, confidence = self.score(question, passages)
-        if not units or confidence < self.threshold:
+        units, chosen, features = self.analyse(question, passages)
+        if not units:
+            return Draft("", abstained=True)
+        confidence = self.confidence(features)
+        if confidence < self.threshold:
             return Draft("", abstained=True, confidence=confidence)
-        chosen: list[int] = []
-        best = float(scores.max())
-        for i in np.argsort(-scores, kind="stable"):
-            if len(chosen) >= self.max_sentences or scores[i] < best - self.weights.keep_within:
-                break
-            if any(self._same(units[i], units[j]) for j in chosen):
-                continue
-            chosen.append(int(i))
-        return Draft(self._compose(passages, [units[i] for i in chosen]), False,
-                     {units[i].passage: units[i].span for i in chosen}, confidence)  # fmt: skip
+        picked = [units[i] for i in chosen]
+        return Draft(
+            self._compose(passages, picked), False, {u.passage: u.span for u in picked}, confidence
+        )
+
+    @staticmethod
+    def _source(passages: list[Document], unit: Unit) -> str:
+        return str(passages[unit.passage - 1].metadata["source"])
 
     @staticmethod
     def _same(a: Unit, b: Unit) -> bool:

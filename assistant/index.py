@@ -95,13 +95,17 @@ def chunk_corpus(
     import tiktoken
 
     encoding = tiktoken.get_encoding(settings.tiktoken_encoding)
-    config = ChunkingConfig(settings.chunk_size, settings.chunk_overlap, settings.heading_in_embedding)
+    config = ChunkingConfig(
+        settings.chunk_size, settings.chunk_overlap, settings.heading_in_embedding
+    )
 
     def count(text: str) -> int:
         return len(encoding.encode(text, disallowed_special=()))
 
     return {
-        doc.source: chunk_document(doc, config, count, embeddings.count_tokens, embeddings.max_tokens)
+        doc.source: chunk_document(
+            doc, config, count, embeddings.count_tokens, embeddings.max_tokens
+        )
         for doc in loaded.documents
     }
 
@@ -139,7 +143,9 @@ def build_index(
     reuse = sorted(new_ids & old_ids)
     cached = store.embeddings(active.collection, reuse) if active and reuse else {}
     todo = [c for c in chunks if c.id not in cached]
-    name = settings.collection_name(datetime.now(UTC).strftime("%Y%m%d%H%M%S-") + uuid.uuid4().hex[:6])
+    name = settings.collection_name(
+        datetime.now(UTC).strftime("%Y%m%d%H%M%S-") + uuid.uuid4().hex[:6]
+    )
     collection = store.create(name, embeddings.name)
 
     def write(batch: list[Chunk], vectors: list[list[float]]) -> None:

@@ -74,6 +74,8 @@ class PromptLibrary:
 def parse_prompt(name: str, raw: str) -> Prompt:
     pieces = _PART.split(raw)
     if len(pieces) < 3 or pieces[0].strip():
-        raise PromptError(f"prompt '{name}' must start with a '--- system ---' or '--- user ---' line")
+        raise PromptError(
+            f"prompt '{name}' must start with a '--- system ---' or '--- user ---' line"
+        )
     parts = tuple((pieces[i], pieces[i + 1].strip("\n")) for i in range(1, len(pieces), 2))
     return Prompt(name, parts)

@@ -20,7 +20,9 @@ def answer_markdown(answer: Answer) -> str:
     lines = [answer.text, ""]
     if answer.citations:
         lines.append("**Sources**")
-        lines += [f"{c.number}. {_source_line(c)}\n   > {_quote(c.quote)}" for c in answer.citations]
+        lines += [
+            f"{c.number}. {_source_line(c)}\n   > {_quote(c.quote)}" for c in answer.citations
+        ]
     if answer.related:
         lines.append("**Related, but not an answer**")
         lines += [f"- {_source_line(c)}\n  > {_quote(c.quote)}" for c in answer.related]
@@ -31,7 +33,9 @@ def answer_text(answer: Answer) -> str:
     lines = [answer.text, ""]
     if answer.citations:
         lines.append("Sources:")
-        lines += [f"  [{c.number}] {_source_line(c)}\n      “{_quote(c.quote)}”" for c in answer.citations]
+        lines += [
+            f"  [{c.number}] {_source_line(c)}\n      “{_quote(c.quote)}”" for c in answer.citations
+        ]
     if answer.related:
         lines.append("Related passages (not an answer):")
         lines += [f"  - {_source_line(c)}\n      “{_quote(c.quote)}”" for c in answer.related]

@@ -200,7 +200,9 @@ class SearchIndex:
         top = np.argsort(-scores, kind="stable")[:n]
         return [(index.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
-    def search(self, query: str, k: int, filters: Filters | None = None, mode: Mode = "hybrid") -> list[Document]:
+    def search(
+        self, query: str, k: int, filters: Filters | None = None, mode: Mode = "hybrid"
+    ) -> list[Document]:
         """Top-k passages; metadata carries the fused, dense and BM25 scores."""
         filters = filters or Filters()
         n = max(self.settings.candidates, k)

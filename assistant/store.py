@@ -91,7 +91,9 @@ class ChromaStore:
                 else:
                     path = s.index_dir / "chroma"
                     path.mkdir(parents=True, exist_ok=True)
-                    self._client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+                    self._client = chromadb.PersistentClient(
+                        path=str(path), settings=chroma_settings
+                    )
             except Exception as exc:  # chromadb raises plain Exceptions on connection failure
                 raise StoreUnavailable(f"cannot open the Chroma store: {exc}") from exc
         return self._client
@@ -146,7 +148,9 @@ class ChromaStore:
     def records(self, name: str, include_embeddings: bool = False) -> Iterator[dict[str, Any]]:
         """Every record of a collection, paged: id, document, metadata (and embedding)."""
         collection = self.collection(name)
-        include: list[str] = ["documents", "metadatas"] + (["embeddings"] if include_embeddings else [])
+        include: list[str] = ["documents", "metadatas"] + (
+            ["embeddings"] if include_embeddings else []
+        )
         offset = 0
         while True:
             page = collection.get(limit=PAGE, offset=offset, include=include)  # type: ignore[arg-type]

@@ -10,26 +10,28 @@ SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 _SUPERSCRIPT_RE = re.compile(rf"\s*[{SUPERSCRIPTS}]+")
 
 # Abbreviations after which a full stop does not end a sentence.
-_ABBREVIATIONS = {
-    "no", "nos", "mr", "mrs", "ms", "dr", "prof", "st", "co", "ltd", "inc", "e.g", "i.e",
-    "etc", "vs", "u.s", "u.k", "fig", "art", "para", "vol", "jan", "feb", "mar", "apr",
-    "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-}  # fmt: skip
+_ABBREVIATIONS = frozenset(
+    """
+    no nos mr mrs ms dr prof st co ltd inc e.g i.e etc vs u.s u.k fig art para vol jan feb
+    mar apr jun jul aug sep sept oct nov dec
+    """.split()  # noqa: SIM905
+)
 _BOUNDARY_RE = re.compile(
     r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])|(?<=;)\s+(?=\S)|(?<=[。！？；])"
 )
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9&'’\-]*|\d+(?:[.,]\d+)*%?|[\u4e00-\u9fff]")
 
 STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself
-    yourselves also according say says said tell please give document documents
-    """.split()
+    """
+    a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for
+    from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your yours
+    yourself yourselves also according say says said tell please give document documents
+    """.split()  # noqa: SIM905
 )
 
 
@@ -76,7 +78,13 @@ def _trimmed(text: str, start: int, end: int, offset: int) -> Iterator[Span]:
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens; CJK characters count as one token each."""
-    return [w.lower().strip("'’-") for w in _WORD_RE.findall(strip_superscripts(text))]
+    out = []
+    for word in _WORD_RE.findall(strip_superscripts(text)):
+        word = word.lower()
+        if word.endswith(("'s", "’s")):
+            word = word[:-2]
+        out.append(word.strip("'’-"))
+    return out
 
 
 def terms(text: str) -> list[str]:

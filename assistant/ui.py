@@ -37,4 +37,5 @@ def build_app(bot: Assistant) -> gr.ChatInterface:
         examples=EXAMPLES,
         analytics_enabled=False,
         concurrency_limit=4,
+        api_name="chat",
     )

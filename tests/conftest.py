@@ -54,7 +54,7 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> 
 
 
 @pytest.fixture(scope="session")
-def real_bot(real_settings: Settings):  # noqa: ANN201
+def real_bot(real_settings: Settings):
     from assistant import Assistant
 
     return Assistant(real_settings)

@@ -22,7 +22,11 @@ def passage(n: int, text: str, start: int = 0) -> Document:
 
 
 def test_finalize_renumbers_from_one_and_drops_invalid_markers() -> None:
-    passages = [passage(1, "Alpha is one."), passage(2, "Beta is two."), passage(3, "Gamma is three.")]
+    passages = [
+        passage(1, "Alpha is one."),
+        passage(2, "Beta is two."),
+        passage(3, "Gamma is three."),
+    ]
     draft = Draft("Gamma is three [3]. Alpha is one [1][9]. Gamma again [3].")
     answer = finalize(draft, passages, "q", "test")
     assert answer.text == "Gamma is three [1]. Alpha is one [2]. Gamma again [1]."
@@ -40,7 +44,9 @@ def test_answer_citing_nothing_valid_is_flagged() -> None:
 
 def test_quote_is_the_best_matching_sentence_with_exact_offsets() -> None:
     text = "Cats sleep a lot. Dogs bark at the mail carrier. Birds sing."
-    answer = finalize(Draft("Dogs bark at the mail carrier [1]."), [passage(1, text, start=100)], "q", "t")
+    answer = finalize(
+        Draft("Dogs bark at the mail carrier [1]."), [passage(1, text, start=100)], "q", "t"
+    )
     c = answer.citations[0]
     assert c.quote == "Dogs bark at the mail carrier." and (c.start, c.end) == (118, 148)
 
@@ -48,7 +54,12 @@ def test_quote_is_the_best_matching_sentence_with_exact_offsets() -> None:
 def test_sentence_splitting_keeps_offsets_and_abbreviations() -> None:
     text = "See No. 28 of the U.S. list. Then stop! Next (2015) item; last one"
     spans = split_sentences(text, offset=10)
-    assert [s.text for s in spans] == ["See No. 28 of the U.S. list.", "Then stop!", "Next (2015) item;", "last one"]
+    assert [s.text for s in spans] == [
+        "See No. 28 of the U.S. list.",
+        "Then stop!",
+        "Next (2015) item;",
+        "last one",
+    ]
     assert all(text[s.start - 10 : s.end - 10] == s.text for s in spans)
     assert spans[0] == Span(10, 38, "See No. 28 of the U.S. list.")
 
@@ -66,7 +77,11 @@ def test_sentence_splitting_keeps_offsets_and_abbreviations() -> None:
     ],
 )  # fmt: skip
 def test_condense_follow_ups(question: str, history: list[str], expected: str) -> None:
-    turns = [m for q in history for m in ({"role": "user", "content": q}, {"role": "assistant", "content": "x"})]
+    turns = [
+        m
+        for q in history
+        for m in ({"role": "user", "content": q}, {"role": "assistant", "content": "x"})
+    ]
     assert condense(question, turns) == expected
 
 

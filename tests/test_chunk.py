@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ def corpus_chunks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Ch
         return len(encoding.encode(text))
 
     loaded = load_corpus(CORPUS, ("README*", "metadata.toml"))
-    return {d.source: chunk_document(d, ChunkingConfig(), count, count, 256) for d in loaded.documents}
+    return {
+        d.source: chunk_document(d, ChunkingConfig(), count, count, 256) for d in loaded.documents
+    }
 
 
 def test_offsets_are_exact_and_ids_stable(corpus_chunks: dict[str, list[Chunk]]) -> None:
@@ -45,9 +48,17 @@ def test_offsets_are_exact_and_ids_stable(corpus_chunks: dict[str, list[Chunk]])
 
 def test_ids_do_not_change_between_runs(corpus_chunks: dict[str, list[Chunk]]) -> None:
     loaded = load_corpus(CORPUS, ("README*", "metadata.toml"))
-    again = {d.source: chunk_document(d, ChunkingConfig(), words, words, 10_000) for d in loaded.documents}
-    first = {d.source: chunk_document(d, ChunkingConfig(), words, words, 10_000) for d in loaded.documents}
-    assert [c.id for cs in again.values() for c in cs] == [c.id for cs in first.values() for c in cs]
+    again = {
+        d.source: chunk_document(d, ChunkingConfig(), words, words, 10_000)
+        for d in loaded.documents
+    }
+    first = {
+        d.source: chunk_document(d, ChunkingConfig(), words, words, 10_000)
+        for d in loaded.documents
+    }
+    assert [c.id for cs in again.values() for c in cs] == [
+        c.id for cs in first.values() for c in cs
+    ]
 
 
 def test_headings_are_detected(corpus_chunks: dict[str, list[Chunk]]) -> None:
@@ -61,14 +72,22 @@ def test_headings_are_detected(corpus_chunks: dict[str, list[Chunk]]) -> None:
     assert has("(2) Promote the deep integration", "Box 2 Smart Manufacturing Projects")
     assert has("4. Strategic support and assurance", "(8) Improve organization")  # list ended
     assert has("The initial effect is obvious", "Liao Wang: What are the obvious progress")
-    assert has("I. Progress of Main Activities", "3. Implementation of pilot projects has taken root")
+    assert has(
+        "I. Progress of Main Activities", "3. Implementation of pilot projects has taken root"
+    )
     # the heading path is part of what is embedded
     deep = next(c for cs in corpus_chunks.values() for c in cs if "Box 2" in " ".join(c.heading))
     assert "Box 2 Smart Manufacturing Projects" in deep.embed_text
 
 
-def test_table_rows_are_rendered_with_headers_and_title(corpus_chunks: dict[str, list[Chunk]]) -> None:
-    rows = [c for c in corpus_chunks["state-council-made-in-china-2025-2015.txt"] if c.kind == "table_row"]
+def test_table_rows_are_rendered_with_headers_and_title(
+    corpus_chunks: dict[str, list[Chunk]],
+) -> None:
+    rows = [
+        c
+        for c in corpus_chunks["state-council-made-in-china-2025-2015.txt"]
+        if c.kind == "table_row"
+    ]
     assert len(rows) == 12
     broadband = next(c for c in rows if "Broadband" in c.passage)
     assert broadband.passage == (
@@ -100,7 +119,9 @@ def test_sizes_respect_chunk_size_and_embedder_limit(corpus_chunks: dict[str, li
 
 def test_hard_limit_splits_instead_of_truncating() -> None:
     text = "# Title\n\n" + " ".join(f"word{i}." for i in range(300)) + "\n"
-    chunks = chunk_document(doc(text), ChunkingConfig(chunk_size=400, chunk_overlap=0), words, words, 40)
+    chunks = chunk_document(
+        doc(text), ChunkingConfig(chunk_size=400, chunk_overlap=0), words, words, 40
+    )
     assert all(words(c.embed_text) <= 40 for c in chunks)
     covered = " ".join(c.text for c in chunks)
     assert all(f"word{i}." in covered for i in range(300))  # nothing lost
@@ -108,13 +129,17 @@ def test_hard_limit_splits_instead_of_truncating() -> None:
 
 def test_overlap_repeats_trailing_sentences() -> None:
     sentences = " ".join(f"Sentence number {i} is here." for i in range(40))
-    chunks = chunk_document(doc(sentences), ChunkingConfig(chunk_size=30, chunk_overlap=12), words, words, 512)
+    chunks = chunk_document(
+        doc(sentences), ChunkingConfig(chunk_size=30, chunk_overlap=12), words, words, 512
+    )
     assert len(chunks) > 3
-    for left, right in zip(chunks, chunks[1:], strict=False):
+    for left, right in itertools.pairwise(chunks):
         assert right.start < left.end  # overlapping spans
 
 
 def test_markdown_headings_nest() -> None:
-    text = "# A\n\nIntro text here for A.\n\n## B\n\nText under B is here.\n\n# C\n\nText under C.\n"
+    text = (
+        "# A\n\nIntro text here for A.\n\n## B\n\nText under B is here.\n\n# C\n\nText under C.\n"
+    )
     chunks = chunk_document(doc(text), ChunkingConfig(), words, words, 512)
     assert [c.heading for c in chunks] == [("A",), ("A", "B"), ("C",)]

@@ -36,22 +36,31 @@ def test_index_is_incremental_and_idempotent(hash_settings: Settings, corpus_cop
     assert again.collection == first.collection
 
     news = corpus_copy / "china-daily-fresh-impetus-2017.txt"
-    news.write_text(news.read_text(encoding="utf-8") + "\nA new closing paragraph about robots.\n", encoding="utf-8")
+    news.write_text(
+        news.read_text(encoding="utf-8") + "\nA new closing paragraph about robots.\n",
+        encoding="utf-8",
+    )
     (corpus_copy / "state-council-smart-manufacturing-meeting-2017.txt").unlink()
     changed = bot.index()
     assert changed.changed and changed.documents == 4
     assert 1 <= changed.added <= 3  # only the edited document's affected chunks
     assert changed.removed >= 5  # the deleted document's chunks (and the replaced ones)
     assert changed.reused == changed.chunks - changed.added
-    assert "state-council-smart-manufacturing-meeting-2017.txt" not in {d.source for d in bot.documents()}
-    sources = {d.metadata["source"] for d in bot.retrieve("Premier Li Keqiang executive meeting", k=20)}
+    assert "state-council-smart-manufacturing-meeting-2017.txt" not in {
+        d.source for d in bot.documents()
+    }
+    sources = {
+        d.metadata["source"] for d in bot.retrieve("Premier Li Keqiang executive meeting", k=20)
+    }
     assert "state-council-smart-manufacturing-meeting-2017.txt" not in sources
     # only the active collection is left in the store
     names = {c.name for c in bot.store.client.list_collections()}
     assert names == {changed.collection, bot.store.meta_name}
 
 
-def test_interrupted_index_leaves_previous_index_usable(hash_settings: Settings, corpus_copy: Path) -> None:
+def test_interrupted_index_leaves_previous_index_usable(
+    hash_settings: Settings, corpus_copy: Path
+) -> None:
     bot = Assistant(hash_settings, build_if_missing=False)
     before = bot.index()
     answer_before = bot.ask("What is the broadband penetration target for 2025?")
@@ -66,7 +75,10 @@ def test_interrupted_index_leaves_previous_index_usable(hash_settings: Settings,
     # the next run cleans up the half-built collection and completes
     after = bot.index()
     assert after.changed and after.documents == 6
-    assert {c.name for c in bot.store.client.list_collections()} == {after.collection, bot.store.meta_name}
+    assert {c.name for c in bot.store.client.list_collections()} == {
+        after.collection,
+        bot.store.meta_name,
+    }
 
 
 def test_bm25_is_built_once_per_index_version(hash_settings: Settings, corpus_copy: Path) -> None:
@@ -110,7 +122,9 @@ def test_retrieved_documents_carry_the_contract_metadata(hash_settings: Settings
         for key in ("source", "title", "chunk_id", "start", "end", "heading", "score", "rank"):
             assert key in d.metadata
         text = (hash_settings.corpus_dir / d.metadata["source"]).read_text(encoding="utf-8")
-        assert text[d.metadata["start"] : d.metadata["end"]] == d.metadata.get("text", d.page_content)
+        assert text[d.metadata["start"] : d.metadata["end"]] == d.metadata.get(
+            "text", d.page_content
+        )
     assert [d.metadata["rank"] for d in docs] == [1, 2, 3, 4, 5]
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from assistant.load import load_corpus
 
+
 # A minimal valid one-page PDF with the text "Hello PDF world"; xref offsets are computed.
 def _pdf(text: str) -> bytes:
     stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
@@ -29,7 +30,9 @@ def _pdf(text: str) -> bytes:
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
     for offset in offsets:
         out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    out.write(
+        b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    )
     return out.getvalue()
 
 
@@ -45,12 +48,16 @@ def _docx(path: Path) -> None:
     document.save(str(path))
 
 
-def test_every_format_loads_and_bad_files_are_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_every_format_loads_and_bad_files_are_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "notes-2019.txt").write_text("Plain text notes about robots.\n", encoding="utf-8")
     (corpus / "guide.md").write_text("# Robot Guide\n\nRobots are machines.\n", encoding="utf-8")
-    (corpus / "page.html").write_text("<html><body><h1>Web Title</h1><p>Some <b>bold</b> text.</p></body></html>")
+    (corpus / "page.html").write_text(
+        "<html><body><h1>Web Title</h1><p>Some <b>bold</b> text.</p></body></html>"
+    )
     (corpus / "report.pdf").write_bytes(_pdf("Hello PDF world"))
     _docx(corpus / "plan.docx")
     (corpus / "corrupt.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
@@ -60,7 +67,9 @@ def test_every_format_loads_and_bad_files_are_skipped(tmp_path: Path, caplog: py
     (corpus / "image.png").write_bytes(b"\x89PNG\r\n")
     (corpus / "broken.docx").write_bytes(b"PK not a zip")
     (corpus / "README.md").write_text("# not a document\n")
-    (corpus / "metadata.toml").write_text('["guide.md"]\ntitle = "The Robot Guide"\ndate = "2020-02-03"\n')
+    (corpus / "metadata.toml").write_text(
+        '["guide.md"]\ntitle = "The Robot Guide"\ndate = "2020-02-03"\n'
+    )
 
     with caplog.at_level(logging.WARNING, logger="assistant.load"):
         result = load_corpus(corpus, ("README*", "metadata.toml", ".*"))
@@ -74,7 +83,14 @@ def test_every_format_loads_and_bad_files_are_skipped(tmp_path: Path, caplog: py
     assert docs["plan.docx"].title == "Quarterly Plan" and "Output\t10%" in docs["plan.docx"].text
 
     reasons = {s.source: s.reason for s in result.skipped}
-    assert set(reasons) == {"corrupt.pdf", "binary.txt", "empty.md", "latin1.txt", "image.png", "broken.docx"}
+    assert set(reasons) == {
+        "corrupt.pdf",
+        "binary.txt",
+        "empty.md",
+        "latin1.txt",
+        "image.png",
+        "broken.docx",
+    }
     assert "unsupported" in reasons["image.png"] and "UTF-8" in reasons["latin1.txt"]
     assert "empty" in reasons["empty.md"] and "binary" in reasons["binary.txt"]
     # exactly one warning per skipped file, naming it

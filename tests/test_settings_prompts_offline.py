@@ -10,7 +10,9 @@ from assistant.prompts import PromptError, PromptLibrary, parse_prompt
 from assistant.settings import Settings
 
 
-def test_settings_env_prefix_and_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_env_prefix_and_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "assistant.toml"
     config.write_text('k = 7\nchunk_size = 120\nanswerer = "openai"\n')
     monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
@@ -26,7 +28,9 @@ def test_settings_reject_unknown_names() -> None:
         Settings(embeddings="word2vec")  # type: ignore[arg-type]
 
 
-def test_tiktoken_encodings_are_installed_for_offline_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tiktoken_encodings_are_installed_for_offline_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("TIKTOKEN_CACHE_DIR", raising=False)
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tk"))
     go_offline(tmp_path)
@@ -41,7 +45,9 @@ def test_tiktoken_encodings_are_installed_for_offline_use(tmp_path: Path, monkey
 
 
 def test_prompt_variables_are_checked(tmp_path: Path) -> None:
-    (tmp_path / "greet.txt").write_text("--- system ---\nBe brief.\n--- user ---\nHello {name}, {{literal}}\n")
+    (tmp_path / "greet.txt").write_text(
+        "--- system ---\nBe brief.\n--- user ---\nHello {name}, {{literal}}\n"
+    )
     library = PromptLibrary(tmp_path)
     messages = library.messages("greet", name="Ann")
     assert [m.type for m in messages] == ["system", "human"]
