@@ -55,7 +55,9 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _setup(config: Path | None) -> None:
-    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr
+    )
     if config is not None:
         if not config.is_file():
             _fail(f"config file not found: {config}")

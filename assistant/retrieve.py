@@ -7,6 +7,7 @@ LangChain's Chroma VectorStore. Both honour the same filters (source documents, 
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -96,6 +97,7 @@ class KeywordIndex:
     def build(cls, version: str, records: list[dict[str, Any]]) -> KeywordIndex:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.ERROR)  # it logs every build at DEBUG
         tokens = [terms(r["metadata"].get("embed_text") or r["document"]) or ["_"] for r in records]
         model = bm25s.BM25()
         model.index(tokens, show_progress=False)

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     answer_passages: int = Field(default=6, ge=1, description="Passages the answerer reads.")
     max_answer_sentences: int = Field(default=3, ge=1)
     abstain_threshold: float = Field(
-        default=0.10,
+        default=0.27,
         description="Minimum evidence score to answer; calibrated on evals dev split "
         "(see evals/calibrate.py).",
     )

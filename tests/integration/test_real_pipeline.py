@@ -67,6 +67,11 @@ def test_no_chunk_exceeds_the_embedders_limit_on_the_real_corpus(real_settings: 
         for chunk in chunks:
             assert embeddings.count_tokens(chunk.embed_text) <= embeddings.max_tokens == 256
     assert total > 150
+    # the counter reads tokenizer.json directly; it must agree with the loaded model's tokenizer
+    tokenizer = embeddings.model.tokenizer
+    for chunk in chunks[:20]:
+        pieces = tokenizer(chunk.embed_text, add_special_tokens=True, truncation=False)["input_ids"]
+        assert embeddings.count_tokens(chunk.embed_text) == len(pieces)
     # and a text over the limit really is longer than what the model would keep
     assert embeddings.count_tokens("word " * 400) > 256
 
