@@ -242,6 +242,118 @@ def chat(
     )
 
 
+@app.command(name="eval")
+def eval_(
+    cases: Annotated[Path, typer.Option(help="JSONL cases (the known-facts schema).")] = Path(
+        "evals/known_facts.jsonl"
+    ),
+    split: Annotated[str, typer.Option(help="dev, test or all.")] = "test",
+    answerer: Annotated[
+        str | None, typer.Option(help="extractive or openai (default: settings).")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", min=1, max=50, help="Depth for hit@k and MRR.")] = 5,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(help="Also run these configurations (named, or key=value,...); repeatable."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Reports folder.")] = Path("evals/reports"),
+    gate: Annotated[
+        Path | None, typer.Option(help="Thresholds TOML: exit 1 if any is missed.")
+    ] = None,
+    faithfulness: Annotated[
+        bool, typer.Option(help="LLM-judged faithfulness (openai only).")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Run known-fact cases through the public API and write a report with charts.
+
+    Example:  assistant eval --split test --compare dense --compare bm25 --compare chunk-220
+    """
+    import tomllib
+    from datetime import datetime
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from assistant import evaluate as ev
+    from assistant.report import SUMMARY_COLUMNS, cell, write_report
+
+    _setup(config)
+    from assistant.assistant import Assistant
+    from assistant.settings import Settings
+
+    try:
+        chosen = ev.load_cases(cases, split)
+        configs = [ev.parse_config(spec) for spec in (compare or [])]
+    except (OSError, ValueError) as exc:
+        _fail(str(exc), code=2)
+    if not chosen:
+        _fail(f"no cases in {cases} for split {split!r}", code=2)
+    console = Console(stderr=True)
+    base = Settings(**({"answerer": answerer} if answerer else {}))
+
+    def run(name: str, settings: Settings) -> tuple[list[ev.CaseResult], Assistant]:
+        bot = Assistant(settings, build_if_missing=False)
+        if bot.store.active() is None or name != "default":
+            _progress_index(bot)
+        with Progress(
+            TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(), console=console
+        ) as bar:
+            task = bar.add_task(name, total=len(chosen))
+            return ev.run_cases(
+                bot, chosen, k, progress=lambda i: bar.update(task, completed=i)
+            ), bot
+
+    results, bot = run("default", base)
+    judged = None
+    if faithfulness:
+        if base.answerer != "openai":
+            _fail("--faithfulness needs the openai answerer (an LLM to judge)", code=2)
+        scores = [
+            ev.judge_faithfulness(bot.chat_model, bot.prompts, bot.ask(c.question, c.history))
+            for c in chosen
+        ]
+        valid = [s for s in scores if s is not None]
+        judged = sum(valid) / len(valid) if valid else None
+    comparison = {"default": ev.summarize(results, k)}
+    for name, overrides in configs:
+        settings = ev.config_settings(base, overrides, name)
+        comparison[name] = ev.summarize(run(name, settings)[0], k)
+
+    folder = out / datetime.now().strftime("%Y%m%d-%H%M%S")
+    report = write_report(
+        folder, results, k=k, title=f"Known-facts eval: {cases.name}, split {split}",
+        settings=base.model_dump(mode="json", exclude={"openai_api_key"}),
+        comparison=comparison if configs else None, faithfulness=judged,
+    )  # fmt: skip
+
+    from rich.table import Table
+
+    def show(title: str, rows: dict[str, dict[str, float]]) -> None:
+        grid = Table(title=title)
+        grid.add_column("")
+        grid.add_column("cases", justify="right")
+        for _, heading in SUMMARY_COLUMNS:
+            grid.add_column(heading, justify="right")
+        for name, row in rows.items():
+            grid.add_row(
+                name, str(int(row["cases"])), *(cell(key, row) for key, _ in SUMMARY_COLUMNS)
+            )
+        Console(width=200).print(grid)
+
+    show(f"{split} split", {"all": comparison["default"]} | ev.by_kind(results, k))
+    if configs:
+        show("configurations", comparison)
+    typer.echo(f"Report: {report}")
+    if gate is not None:
+        failures = ev.check_gate(comparison["default"], tomllib.loads(gate.read_text()))
+        for line in failures:
+            typer.secho(f"gate: {line}", fg="red", err=True)
+        if failures:
+            raise typer.Exit(1)
+        typer.secho("gate: all thresholds met", fg="green", err=True)
+
+
 @app.command()
 def status(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """Show the indexed documents and the answerer in use.

@@ -7,6 +7,7 @@ that supports it; unanswerable cases have no answers, and the right behaviour is
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -185,6 +186,7 @@ def summarize(results: Sequence[CaseResult], k: int = 5) -> dict[str, float]:
     latencies = [r.seconds for r in results]
     return {
         "cases": len(results),
+        "answerable": len(answerable),
         "answer_accuracy": share(answerable, lambda r: r.correct),
         "hit_at_k": share(with_quote, lambda r: r.hit_rank is not None and r.hit_rank <= k),
         "mrr": sum(reciprocal_rank(r.hit_rank) for r in with_quote) / len(with_quote)
@@ -233,3 +235,78 @@ def write_results(results: Sequence[CaseResult], path: Path) -> None:
     path.write_text(
         json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=2), encoding="utf-8"
     )
+
+
+# -- configurations compared side by side --------------------------------------------------
+
+COMPARE_CONFIGS: dict[str, dict[str, Any]] = {
+    "hybrid": {},
+    "dense": {"retrieval_mode": "dense"},
+    "bm25": {"retrieval_mode": "bm25"},
+    "chunk-100": {"chunk_size": 100, "chunk_overlap": 16},
+    "chunk-220": {"chunk_size": 220, "chunk_overlap": 32},
+    "no-headings": {"heading_in_embedding": False},
+}
+CHUNKING_KEYS = frozenset(
+    {"chunk_size", "chunk_overlap", "heading_in_embedding", "tiktoken_encoding"}
+)
+
+
+def parse_config(spec: str) -> tuple[str, dict[str, Any]]:
+    """A named configuration ('dense') or ad-hoc overrides ('chunk_size=120,k=8')."""
+    if spec in COMPARE_CONFIGS:
+        return spec, COMPARE_CONFIGS[spec]
+    if "=" not in spec:
+        raise ValueError(f"unknown configuration {spec!r}; named ones: {', '.join(COMPARE_CONFIGS)}, "
+                         "or give overrides such as chunk_size=120,retrieval_mode=dense")  # fmt: skip
+    overrides: dict[str, Any] = {}
+    for pair in spec.split(","):
+        key, _, value = pair.partition("=")
+        overrides[key.strip()] = value.strip()
+    return spec, overrides
+
+
+def config_settings(base: Any, overrides: dict[str, Any], name: str) -> Any:
+    """Settings for one configuration; chunking changes get their own (cached) index."""
+    values = base.model_dump()
+    values.update(overrides)
+    if CHUNKING_KEYS & overrides.keys():
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+        values["index_dir"] = base.cache_dir / "eval-indexes" / safe
+    return type(base)(**values)
+
+
+def check_gate(summary: dict[str, float], thresholds: dict[str, dict[str, float]]) -> list[str]:
+    """Every metric below its [min] or above its [max] threshold, as a readable line."""
+    failures = []
+    for metric, floor in thresholds.get("min", {}).items():
+        if summary[metric] < floor:
+            failures.append(f"{metric} = {summary[metric]:.3f} is below the threshold {floor:.3f}")
+    for metric, ceiling in thresholds.get("max", {}).items():
+        if summary[metric] > ceiling:
+            failures.append(
+                f"{metric} = {summary[metric]:.3f} is above the threshold {ceiling:.3f}"
+            )
+    return failures
+
+
+# -- optional LLM-judged faithfulness (never part of the gate) ------------------------------
+
+_VERDICT = re.compile(r"(\d+)\s*(?:/|of|out of)\s*(\d+)")
+
+
+def judge_faithfulness(model: Any, prompts: Any, answer: Answer) -> float | None:
+    """Share of the answer's claims that the cited passages support, as the judge sees it.
+
+    None for abstentions and for replies the judge did not format as 'N/M'.
+    """
+    if answer.abstained or not answer.citations:
+        return None
+    sources = "\n\n".join(f"[{c.number}] {c.text}" for c in answer.citations)
+    reply = str(
+        model.invoke(prompts.messages("faithfulness", answer=answer.text, sources=sources)).content
+    )
+    match = _VERDICT.search(reply)
+    if not match or int(match.group(2)) == 0:
+        return None
+    return min(1.0, int(match.group(1)) / int(match.group(2)))

@@ -1,0 +1,50 @@
+"""The known-facts file itself: schema, ids, quotes, kinds, splits."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from assistant.evaluate import KINDS, Case, load_cases
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "evals" / "known_facts.jsonl"
+
+
+def corpus_text(source: str) -> str:
+    with (ROOT / "corpus" / source).open(encoding="utf-8", newline="") as handle:
+        return handle.read()
+
+
+def test_every_line_is_a_valid_case_with_a_unique_id() -> None:
+    lines = [line for line in CASES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    cases = [Case.model_validate(json.loads(line)) for line in lines]
+    assert len(cases) >= 150
+    assert len({c.id for c in cases}) == len(cases)
+    assert len({c.question for c in cases}) == len(cases)
+
+
+def test_every_quote_is_verbatim_in_its_source() -> None:
+    for case in load_cases(CASES):
+        if case.answerable:
+            assert case.source and case.quote, case.id
+            assert case.quote in corpus_text(case.source), case.id
+        else:
+            assert case.answers == [] and case.quote == "", case.id
+        if case.kind == "multi_doc":
+            assert case.source2 and case.source2 != case.source, case.id
+            assert case.quote2 in corpus_text(case.source2), case.id
+
+
+def test_kinds_and_splits() -> None:
+    cases = load_cases(CASES)
+    kinds = Counter(c.kind for c in cases)
+    assert set(kinds) == set(KINDS)
+    assert kinds["follow_up"] >= 15 and kinds["unanswerable"] >= 15
+    assert all(c.history for c in cases if c.kind == "follow_up")
+    assert not any(c.history for c in cases if c.kind != "follow_up")
+    test_share = sum(c.split == "test" for c in cases) / len(cases)
+    assert 0.28 <= test_share <= 0.38
+    for kind in KINDS:  # every kind is in both splits
+        assert {c.split for c in cases if c.kind == kind} == {"dev", "test"}, kind

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+from assistant.answer import Answer, Citation
+from assistant.evaluate import (
+    Case,
+    CaseResult,
+    answer_correct,
+    calibrate,
+    check_gate,
+    config_settings,
+    first_support_rank,
+    judge_faithfulness,
+    parse_config,
+    percentile,
+    reciprocal_rank,
+    run_cases,
+    span_supports,
+    summarize,
+)
+from assistant.prompts import PromptLibrary
+from assistant.report import worst_failures, write_report
+from assistant.settings import Settings
+from tests.fakes import ScriptedChatModel
+
+
+def test_answer_correct_rules() -> None:
+    assert answer_correct("The target is 82% by 2025.", False, ["82"], "any")
+    assert not answer_correct("The target is 82%.", True, ["82"], "any")  # abstained
+    assert answer_correct("Ningbo and  QUANZHOU", False, ["ningbo", "Quanzhou"], "all")
+    assert not answer_correct("Ningbo only", False, ["Ningbo", "Quanzhou"], "all")
+    assert answer_correct("forty percent", False, ["40%", "forty percent"], "any")
+    assert not answer_correct(
+        "anything", False, [], "any"
+    )  # unanswerable cases are never "right answers"
+
+
+def test_support_and_ranks() -> None:
+    assert span_supports("a.txt", 10, 20, "a.txt", 15, 30)
+    assert not span_supports("a.txt", 10, 20, "a.txt", 20, 30)  # touching is not overlapping
+    assert not span_supports("b.txt", 10, 20, "a.txt", 15, 30)
+    passages = [("b.txt", 0, 10), ("a.txt", 100, 200), ("a.txt", 0, 50)]
+    assert first_support_rank(passages, [("a.txt", 40, 60)]) == 3
+    assert first_support_rank(passages, [("c.txt", 0, 9)]) is None
+    assert reciprocal_rank(4) == 0.25 and reciprocal_rank(None) == 0.0
+    assert percentile([1, 2, 3, 4, 100], 50) == 3 and percentile([], 95) == 0.0
+
+
+def result(answerable: bool, correct: bool, abstained: bool, confidence: float = 0.5) -> CaseResult:
+    return CaseResult("x", "number" if answerable else "unanswerable", "q", answerable, "a", abstained,
+                      correct, 1 if answerable else None, correct, confidence, 0.01)  # fmt: skip
+
+
+def test_summary_metrics() -> None:
+    results = [result(True, True, False), result(True, False, True), result(False, True, True),
+               result(False, False, False)]  # fmt: skip
+    s = summarize(results)
+    assert s["answer_accuracy"] == 0.5 and s["false_abstention_rate"] == 0.5
+    assert s["abstention_accuracy"] == 0.5 and s["overall_accuracy"] == 0.5 and s["hit_at_k"] == 1.0
+
+
+def test_calibrate_picks_the_separating_threshold() -> None:
+    results = [result(True, True, False, 0.9), result(True, True, False, 0.8),
+               result(False, False, False, 0.3), result(False, False, False, 0.2)]  # fmt: skip
+    threshold, accuracy = calibrate(results, [True, True, False, False])
+    assert 0.3 < threshold < 0.8 and accuracy == 1.0
+
+
+def test_gate_reports_each_missed_threshold() -> None:
+    summary = {"answer_accuracy": 0.7, "hit_at_k": 0.95, "false_abstention_rate": 0.2}
+    failures = check_gate(summary, {"min": {"answer_accuracy": 0.75, "hit_at_k": 0.9},
+                                    "max": {"false_abstention_rate": 0.05}})  # fmt: skip
+    assert len(failures) == 2 and "answer_accuracy" in failures[0] and "above" in failures[1]
+    assert check_gate(summary, {"min": {"hit_at_k": 0.9}}) == []
+
+
+def test_configurations(tmp_path: Path) -> None:
+    base = Settings(cache_dir=tmp_path)
+    name, overrides = parse_config("dense")
+    assert config_settings(base, overrides, name).retrieval_mode == "dense"
+    assert config_settings(base, overrides, name).index_dir == base.index_dir  # same index
+    name, overrides = parse_config("chunk_size=120,k=8")
+    chunked = config_settings(base, overrides, name)
+    assert chunked.chunk_size == 120 and chunked.k == 8 and chunked.index_dir != base.index_dir
+    with pytest.raises(ValueError, match="unknown configuration"):
+        parse_config("fastest")
+
+
+def test_faithfulness_judge_parses_the_verdict() -> None:
+    citation = Citation(1, "a.txt", "A", "c1", "Alpha is one.", "Alpha is one.", 0, 13)
+    answer = Answer("Alpha is one [1].", False, (citation,))
+    prompts = PromptLibrary()
+    assert judge_faithfulness(
+        ScriptedChatModel(replies=["SUPPORTED 2/3"]), prompts, answer
+    ) == pytest.approx(2 / 3)
+    assert judge_faithfulness(ScriptedChatModel(replies=["no idea"]), prompts, answer) is None
+    assert (
+        judge_faithfulness(ScriptedChatModel(replies=["1/1"]), prompts, Answer("x", True)) is None
+    )
+
+
+def test_run_and_report_on_a_few_cases(hash_settings: Settings, tmp_path: Path) -> None:
+    bot = Assistant(hash_settings)
+    cases = [
+        Case(id="bb", question="What is the broadband penetration target for 2025?", answers=["82"],
+             source="state-council-made-in-china-2025-2015.txt",
+             quote="Broadband penetration ⁵ (%)\t37\t50\t70\t82", kind="number", split="test"),
+        Case(id="bread", question="What is the recipe for sourdough bread with rye?", answers=[],
+             kind="unanswerable", split="test"),
+    ]  # fmt: skip
+    results = run_cases(bot, cases)
+    assert [r.id for r in results] == ["bb", "bread"]
+    first, second = results
+    assert first.hit_rank is not None and first.hit_rank <= 5
+    assert first.correct == (not first.abstained and "82" in first.answer)
+    assert second.abstained and second.correct
+    comparison = {"default": summarize(results), "dense": summarize(results)}
+    path = write_report(
+        tmp_path / "r", results, k=5, title="t", settings={"k": 5}, comparison=comparison
+    )
+    report = path.read_text()
+    assert "## By kind" in report and "## Configurations compared" in report and "Winner" in report
+    assert (tmp_path / "r" / "accuracy_by_kind.png").stat().st_size > 1000
+    assert (tmp_path / "r" / "latency.png").stat().st_size > 1000
+    payload = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert payload["cases"][0]["citations"][0]["number"] == 1
+    assert all(not r.correct for r in worst_failures(results))
