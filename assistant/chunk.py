@@ -51,8 +51,8 @@ class Chunk:
 
 @dataclass(frozen=True)
 class ChunkingConfig:
-    chunk_size: int = 160
-    chunk_overlap: int = 24
+    chunk_size: int = 220
+    chunk_overlap: int = 32
     heading_in_embedding: bool = True
 
 

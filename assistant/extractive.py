@@ -66,6 +66,11 @@ QUESTION_WORDS = frozenset(
     """.split()  # noqa: SIM905
 )
 
+_POINTS_BACK = re.compile(
+    r"^(It|They|These|Those|This|Such|Them|Their|Its|Among them|Of these|In addition|Specifically|"
+    r"Namely|That is)\b"
+)
+
 FEATURES = (
     "bias",
     "best",
@@ -90,7 +95,7 @@ class Weights:
     keep_within: float = 0.05  # more sentences from one document must score this close
     other_document_within: float = 0.10  # a second document is quoted if this close
     # Logistic model of "the best sentence answers the question", one weight per FEATURES.
-    confidence: tuple[float, ...] = (-1.57, 2.65, 1.75, -0.19, -0.57, -3.19, 0.55)
+    confidence: tuple[float, ...] = (-0.83, 2.48, 1.73, -0.26, -0.64, -2.38, 0.01)
 
 
 @dataclass(frozen=True)
@@ -160,13 +165,32 @@ class ExtractiveAnswerer:
             if meta.get("kind") == "table_row":
                 out.append(Unit(n, span, doc.page_content, context))
                 continue
+            restates = set(terms(meta.get("heading", "").split(" > ")[-1]))
             position = 0
             for line in span.text.splitlines(keepends=True):
                 for sentence in split_sentences(line, offset=span.start + position):
-                    if len(sentence.text.split()) >= 3:
+                    words = set(terms(sentence.text))
+                    # skip fragments, and lead sentences that only repeat their own heading
+                    if len(sentence.text.split()) >= 3 and not (words and words <= restates):
                         out.append(Unit(n, sentence, " ".join(sentence.text.split()), context))
                 position += len(line)
         return out
+
+    @staticmethod
+    def extend(units: list[Unit], i: int, passages: list[Document]) -> Unit:
+        """Join the next sentence when it continues this one: this one is short or ends in a
+        colon, or the next opens by pointing back ("They ...", "These ...")."""
+        unit = units[i]
+        if i + 1 >= len(units) or units[i + 1].passage != unit.passage:
+            return unit
+        following = units[i + 1]
+        short = len(unit.display.split()) < 15 or unit.display.endswith(":")
+        if not (short or _POINTS_BACK.match(following.display)):
+            return unit
+        whole = passage_span(passages[unit.passage - 1])
+        text = whole.text[unit.span.start - whole.start : following.span.end - whole.start]
+        return Unit(unit.passage, Span(unit.span.start, following.span.end, text),
+                    f"{unit.display} {following.display}", unit.context)  # fmt: skip
 
     def _weighted_terms(self, question: str) -> dict[str, float]:
         wanted = set(terms(normalise_spelling(question))) - QUESTION_WORDS
@@ -273,7 +297,7 @@ class ExtractiveAnswerer:
         confidence = self.confidence(features)
         if confidence < self.threshold:
             return Draft("", abstained=True, confidence=confidence)
-        picked = [units[i] for i in chosen]
+        picked = [self.extend(units, i, passages) for i in chosen]
         return Draft(
             self._compose(passages, picked), False, {u.passage: u.span for u in picked}, confidence
         )

@@ -56,8 +56,8 @@ class Settings(BaseSettings):
 
     # Chunking, measured in tiktoken tokens; the embedder's own limit is enforced on top.
     tiktoken_encoding: str = "cl100k_base"
-    chunk_size: int = Field(default=160, ge=16)
-    chunk_overlap: int = Field(default=24, ge=0)
+    chunk_size: int = Field(default=220, ge=16)
+    chunk_overlap: int = Field(default=32, ge=0)
     heading_in_embedding: bool = True
 
     # Retrieval.
@@ -65,13 +65,15 @@ class Settings(BaseSettings):
     k: int = Field(default=5, ge=1, le=50)
     candidates: int = Field(default=30, ge=1, description="Per-retriever depth before fusion.")
     rrf_k: int = Field(default=60, ge=1)
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of dense ranks in fusion.")
+    bm25_weight: float = Field(default=2.0, ge=0, description="Weight of BM25 ranks in fusion.")
 
     # Answering.
     answerer: Literal["extractive", "openai"] = "extractive"
     answer_passages: int = Field(default=6, ge=1, description="Passages the answerer reads.")
     max_answer_sentences: int = Field(default=3, ge=1)
     abstain_threshold: float = Field(
-        default=0.27,
+        default=0.38,
         description="Minimum evidence score to answer; calibrated on evals dev split "
         "(see evals/calibrate.py).",
     )
