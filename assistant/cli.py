@@ -242,6 +242,26 @@ def chat(
     )
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    ui: Annotated[bool, typer.Option(help="Mount the chat UI at /.")] = True,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the REST API (/v1/...), the OpenAI-compatible /v1/chat/completions and the chat UI.
+
+    Example:  assistant serve --port 8000    then  curl -s localhost:8000/v1/retrieve -H 'content-type: application/json' -d '{"query": "pilot cities"}'
+    """
+    bot = _open(config)
+    import uvicorn
+
+    from assistant.api import create_app
+
+    typer.echo(f"Serving on http://{host}:{port}  (API docs: /docs; {bot.describe()})")
+    uvicorn.run(create_app(bot, with_ui=ui), host=host, port=port, log_level="warning")
+
+
 @app.command(name="eval")
 def eval_(
     cases: Annotated[Path, typer.Option(help="JSONL cases (the known-facts schema).")] = Path(

@@ -214,7 +214,9 @@ class SearchIndex:
         weights = (self.settings.dense_weight, self.settings.bm25_weight)
         for weight, ranking in zip(weights, (dense, keyword), strict=True):
             for rank, (chunk_id, _) in enumerate(ranking):
-                fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (self.settings.rrf_k + rank + 1)
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (
+                    self.settings.rrf_k + rank + 1
+                )
         top = sorted(fused, key=lambda cid: -fused[cid])[:k]
         dense_scores = dict(dense)
         missing = [cid for cid in top if cid not in dense_scores]

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     openai_temperature: float = 0.0
     openai_timeout: float = 60.0
 
+    # The REST service.
+    api_token: SecretStr | None = Field(
+        default=None, description="When set, every API route and the UI need this bearer token."
+    )
+
     # Caches that must be filled before first use (offline).
     cache_dir: Path = Path(".cache")
 
