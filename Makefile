@@ -22,7 +22,7 @@ chat: install
 	$(BIN)/assistant chat
 
 lint: install
-	$(BIN)/ruff check assistant tests evals
+	$(BIN)/ruff check assistant tests evals benchmarks
 
 test: install lint
 	$(BIN)/pytest
