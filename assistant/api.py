@@ -204,7 +204,9 @@ def is_store_failure(exc: BaseException) -> bool:
 
 def create_app(bot: Assistant, *, with_ui: bool = True) -> FastAPI:
     """The FastAPI app; the Gradio chat is mounted at / when `with_ui`."""
-    app = FastAPI(
+    from fastapi_offline import FastAPIOffline
+
+    app = FastAPIOffline(  # serves /docs with bundled Swagger UI assets: no CDN, works offline
         title="Policy assistant API",
         version="1",
         description="Cited answers and passage retrieval over the policy corpus. "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import string
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,10 @@ class PromptError(ValueError):
 
 
 def default_prompts_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "prompts"
+    """The repo's prompts/ in a checkout; the installed copy after a non-editable install."""
+    checkout = Path(__file__).resolve().parent.parent / "prompts"
+    installed = Path(sys.prefix) / "share" / "assistant" / "prompts"
+    return checkout if checkout.is_dir() or not installed.is_dir() else installed
 
 
 @dataclass(frozen=True)

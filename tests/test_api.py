@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -127,9 +128,15 @@ def test_documents_health_and_openapi(client: TestClient) -> None:
     health = client.get("/healthz").json()
     assert health["status"] == "ok" and health["chunks"] == sum(d["chunks"] for d in documents)
     spec = client.get("/openapi.json").json()
-    assert {"/v1/retrieve", "/v1/ask", "/v1/chat/completions", "/v1/documents", "/healthz"} <= spec[
-        "paths"
-    ].keys()
+    routes = {"/v1/retrieve", "/v1/ask", "/v1/chat/completions", "/v1/documents", "/healthz"}
+    assert routes <= spec["paths"].keys()
+    docs = client.get("/docs").text  # Swagger UI from the package, not a CDN: works offline
+    assert "swagger" in docs.lower() and "cdn.jsdelivr" not in docs and "unpkg" not in docs
+    assets = [
+        src for src in re.findall(r'(?:src|href)="([^"]+)"', docs) if not src.startswith("data:")
+    ]
+    assert assets and all(src.startswith("/") for src in assets)
+    assert all(client.get(src).status_code == 200 for src in assets)
 
 
 def test_bearer_token_protects_every_route(hash_settings: Settings) -> None:

@@ -1,0 +1,210 @@
+"""The one place where the parts are chosen and wired: `Assistant`.
+
+The answer chain is a LangChain runnable: condense → retrieve → answer → validate citations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.documents import Document
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+
+from assistant.answer import Answer, Answerer, finalize
+from assistant.condense import Message, condense, condense_with_model, decompose
+from assistant.embed import make_embeddings
+from assistant.offline import go_offline
+from assistant.prompts import PromptLibrary
+from assistant.retrieve import Filters, HybridRetriever, IndexMissing, SearchIndex
+from assistant.settings import Settings
+from assistant.store import ChromaStore, DocumentInfo, IndexVersion
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from assistant.embed import TokenAwareEmbeddings
+    from assistant.index import IndexReport, Progress
+
+MAX_QUESTION_CHARS = 4000
+
+
+class InvalidQuestion(ValueError):
+    """The question cannot be asked as it is (empty, or far too long)."""
+
+
+def check_question(question: str) -> str:
+    text = (question or "").strip()
+    if not text:
+        raise InvalidQuestion("The question is empty: please type a question.")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise InvalidQuestion(
+            f"The question is {len(text):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+            "Please ask a shorter question."
+        )
+    return text
+
+
+class Assistant:
+    """Ask questions of the corpus and get answers with exact citations.
+
+    >>> bot = Assistant()                       # opens index/, building it if missing
+    >>> bot.ask("What is the 2025 broadband penetration target?").text
+    >>> bot.retrieve("smart manufacturing pilots", k=5)
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embeddings: TokenAwareEmbeddings | None = None,
+        chat_model: BaseChatModel | None = None,
+        build_if_missing: bool = True,
+    ) -> None:
+        self.settings = settings or Settings()
+        go_offline(self.settings.cache_dir)
+        self.embeddings = embeddings or make_embeddings(self.settings)
+        self.store = ChromaStore(self.settings)
+        self.search_index = SearchIndex(self.settings, self.store, self.embeddings)
+        self.prompts = PromptLibrary(self.settings.prompts_dir)
+        self._chat_model = chat_model
+        self._answerer: Answerer | None = None
+        self.retriever = HybridRetriever(
+            index=self.search_index, k=self.settings.k, mode=self.settings.retrieval_mode
+        )
+        self.chain = self._build_chain()
+        if build_if_missing and self.store.active() is None:
+            self.index()
+
+    # -- parts, made on first use ------------------------------------------------------
+
+    @property
+    def chat_model(self) -> BaseChatModel:
+        if self._chat_model is None:
+            from assistant.llm import make_chat_model
+
+            self._chat_model = make_chat_model(self.settings)
+        return self._chat_model
+
+    @property
+    def answerer(self) -> Answerer:
+        if self._answerer is None:
+            if self.settings.answerer == "openai":
+                from assistant.llm import LLMAnswerer
+
+                self._answerer = LLMAnswerer(
+                    self.chat_model, self.prompts, self.settings.openai_model
+                )
+            else:
+                from assistant.extractive import ExtractiveAnswerer
+
+                self._answerer = ExtractiveAnswerer(
+                    embed=self.embeddings.embed_documents,
+                    idf=self._idf,
+                    threshold=self.settings.abstain_threshold,
+                    max_sentences=self.settings.max_answer_sentences,
+                )
+        return self._answerer
+
+    def _idf(self, term: str) -> float:
+        keyword = self.search_index.keyword()
+        return keyword.idf.get(term, keyword.max_idf())
+
+    # -- the chain ---------------------------------------------------------------------
+
+    def _build_chain(self) -> Runnable[dict[str, Any], Answer]:
+        def standalone(inputs: dict[str, Any]) -> str:
+            history = inputs.get("history") or []
+            if self.settings.answerer == "openai":
+                return condense_with_model(
+                    inputs["question"], history, self.chat_model, self.prompts
+                )
+            return condense(inputs["question"], history)
+
+        def passages(inputs: dict[str, Any]) -> list[Document]:
+            return self.evidence(inputs["standalone"], inputs.get("filters"))
+
+        def validate(inputs: dict[str, Any]) -> Answer:
+            return finalize(
+                inputs["draft"], inputs["passages"], inputs["standalone"], self.answerer.name
+            )
+
+        return (
+            RunnablePassthrough.assign(standalone=RunnableLambda(standalone))
+            | RunnablePassthrough.assign(passages=RunnableLambda(passages))
+            | RunnablePassthrough.assign(
+                draft=RunnableLambda(lambda x: self.answerer.answer(x["standalone"], x["passages"]))
+            )
+            | RunnableLambda(validate)
+        ).with_config(run_name="policy_assistant")
+
+    def evidence(self, question: str, filters: Filters | None = None) -> list[Document]:
+        """The passages the answerer reads: each part of a compound question is searched on
+        its own and the results are interleaved, so both sides of a comparison are found."""
+        n = self.settings.answer_passages
+        parts = decompose(question)
+        found = [
+            self.search_index.search(p, n, filters, self.settings.retrieval_mode) for p in parts
+        ]
+        merged: dict[str, Document] = {}
+        for rank in range(n):
+            for docs in found:
+                if rank < len(docs):
+                    merged.setdefault(docs[rank].metadata["chunk_id"], docs[rank])
+        return list(merged.values())[: n + 2 * (len(parts) - 1)]
+
+    # -- public API ----------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Message] | None = None,
+        filters: Filters | dict[str, Any] | None = None,
+    ) -> Answer:
+        """Answer a question (follow-ups use `history`), citing exact source spans."""
+        text = check_question(question)
+        return self.chain.invoke(
+            {"question": text, "history": list(history or []), "filters": _filters(filters)}
+        )
+
+    def retrieve(
+        self, question: str, k: int | None = None, filters: Filters | dict[str, Any] | None = None
+    ) -> list[Document]:
+        """The k best passages as LangChain Documents (metadata: source, title, chunk_id,
+        start, end, heading, date, scores)."""
+        text = check_question(question)
+        return self.retriever.invoke(text, k=k or self.settings.k, filters=_filters(filters))
+
+    def index(self, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
+        """Bring the index in line with corpus/ (incremental unless `rebuild`)."""
+        from assistant.index import build_index
+
+        return build_index(
+            self.settings, self.embeddings, self.store, rebuild=rebuild, progress=progress
+        )
+
+    def version(self) -> IndexVersion:
+        """The active index version; raises IndexMissing if nothing is indexed."""
+        return self.search_index.version()
+
+    def documents(self) -> tuple[DocumentInfo, ...]:
+        return self.version().documents
+
+    def describe(self) -> str:
+        """One line for people: which answerer, how much is indexed."""
+        try:
+            version = self.version()
+            indexed = f"{len(version.documents)} documents, {version.chunk_count} chunks indexed"
+        except IndexMissing:
+            indexed = "nothing indexed yet"
+        if self.settings.answerer == "openai":
+            who = f"LLM answerer: {self.settings.openai_model} at {self.settings.openai_base_url}"
+        else:
+            who = "offline extractive answerer (quotes the documents)"
+        return f"{who} · {indexed}"
+
+
+def _filters(filters: Filters | dict[str, Any] | None) -> Filters | None:
+    if filters is None or isinstance(filters, Filters):
+        return filters
+    return Filters(**filters)

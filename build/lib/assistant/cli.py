@@ -1,0 +1,406 @@
+"""The `assistant` command: index, ask, retrieve, chat, status.
+
+Heavy libraries are imported inside the commands, so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from assistant.assistant import Assistant
+    from assistant.retrieve import Filters
+
+app = typer.Typer(
+    name="assistant",
+    help=(
+        "Ask questions of a policy corpus and get answers that cite the exact sentence.\n\n"
+        "Runs fully offline. Settings come from ASSISTANT_* environment variables or a TOML "
+        "file (--config, default ./assistant.toml).\n\n"
+        'Example:  assistant ask "What is the broadband penetration target for 2025?"'
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML settings file (keys as in Settings).")
+]
+SourceOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--source", "-s", help="Only this document (file name under corpus/); repeatable."
+    ),
+]
+DateFrom = Annotated[
+    str | None, typer.Option(help="Only documents dated on/after (YYYY[-MM[-DD]]).")
+]
+DateTo = Annotated[
+    str | None, typer.Option(help="Only documents dated on/before (YYYY[-MM[-DD]]).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def _setup(config: Path | None) -> None:
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr
+    )
+    if config is not None:
+        if not config.is_file():
+            _fail(f"config file not found: {config}")
+        os.environ["ASSISTANT_CONFIG"] = str(config)
+
+
+def _progress_index(bot: Assistant, rebuild: bool = False) -> None:
+    """Index with a progress bar (plain lines when stderr is not a terminal), then a summary."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    if console.is_terminal:
+        with Progress(
+            TextColumn("Embedding chunks"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=console,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("embed", total=None)
+            report = bot.index(
+                rebuild=rebuild,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    else:
+        shown: set[int] = set()
+
+        def lines(done: int, total: int) -> None:
+            tenth = 10 * done // max(total, 1)
+            if tenth not in shown:
+                shown.add(tenth)
+                print(f"Embedding chunks: {done}/{total}", file=sys.stderr, flush=True)
+
+        report = bot.index(rebuild=rebuild, progress=lines)
+    skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
+    state = "updated" if report.changed else "already up to date"
+    console.print(
+        f"Index {state}: {report.documents} documents{skipped}, {report.chunks} chunks, "
+        f"{report.added} added, {report.removed} removed, {report.reused} reused, "
+        f"{report.seconds:.1f} s."
+    )
+    for item in report.skipped:
+        console.print(f"  skipped {item.source}: {item.reason}", style="yellow")
+
+
+def _open(config: Path | None, build: bool = True) -> Assistant:
+    _setup(config)
+    from pydantic import ValidationError
+
+    from assistant.assistant import Assistant
+    from assistant.settings import Settings
+    from assistant.store import StoreUnavailable
+
+    try:
+        bot = Assistant(Settings(), build_if_missing=False)
+        if build and bot.store.active() is None:
+            typer.secho("No index yet: building it from the corpus first.", err=True)
+            _progress_index(bot)
+    except ValidationError as exc:
+        _fail(f"invalid settings:\n{exc}")
+    except StoreUnavailable as exc:
+        _fail(str(exc))
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    return bot
+
+
+def _filters(
+    sources: list[str] | None, date_from: str | None, date_to: str | None
+) -> Filters | None:
+    from pydantic import ValidationError
+
+    from assistant.retrieve import Filters
+
+    try:
+        filters = Filters(sources=tuple(sources or ()), date_from=date_from, date_to=date_to)
+    except ValidationError as exc:
+        _fail(exc.errors()[0]["msg"], code=2)
+    return filters if filters.active else None
+
+
+@app.command()
+def index(
+    rebuild: Annotated[bool, typer.Option(help="Re-embed everything instead of reusing.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Index corpus/ into Chroma. Incremental: only new or changed text is embedded.
+
+    Example:  assistant index            (again after editing corpus/: only changes are embedded)
+    """
+    bot = _open(config, build=False)
+    _progress_index(bot, rebuild=rebuild)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    history: Annotated[
+        Path | None, typer.Option(help="JSON file: earlier turns, [{role, content}, ...].")
+    ] = None,
+    source: SourceOption = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Answer a question with numbered citations of the exact source sentences.
+
+    Example:  assistant ask "What is the broadband penetration target for 2025?" --json
+    """
+    from assistant.assistant import InvalidQuestion
+    from assistant.render import answer_text
+
+    turns = json.loads(history.read_text(encoding="utf-8")) if history else []
+    filters = _filters(source, date_from, date_to)
+    bot = _open(config)
+    try:
+        answer = bot.ask(question, history=turns, filters=filters)
+    except InvalidQuestion as exc:
+        _fail(str(exc), code=2)
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(answer_text(answer))
+
+
+@app.command()
+def retrieve(
+    question: Annotated[str, typer.Argument(help="What to search for.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=50, help="How many passages.")] = 5,
+    source: SourceOption = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Show the best-matching passages (hybrid BM25 + dense search), without answering.
+
+    Example:  assistant retrieve "smart manufacturing pilot projects" -k 3 --json
+    """
+    from assistant.assistant import InvalidQuestion
+
+    filters = _filters(source, date_from, date_to)
+    bot = _open(config)
+    try:
+        docs = bot.retrieve(question, k=k, filters=filters)
+    except InvalidQuestion as exc:
+        _fail(str(exc), code=2)
+    if as_json:
+        payload = [{"page_content": d.page_content, "metadata": d.metadata} for d in docs]
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    for d in docs:
+        m = d.metadata
+        typer.secho(
+            f"{m['rank']}. {m['title']} ({m.get('date', '')}) — {m.get('heading', '')}", bold=True
+        )
+        typer.echo(f"   {m['source']} chars {m['start']}–{m['end']} · score {m['score']:.4f}")
+        typer.echo(f"   {' '.join(d.page_content.split())[:400]}\n")
+
+
+@app.command()
+def chat(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+    config: ConfigOption = None,
+) -> None:
+    """Open the chat UI in your browser (builds the index first if it is missing).
+
+    Example:  assistant chat --port 7860     then open http://127.0.0.1:7860
+    """
+    bot = _open(config)
+    from assistant.ui import build_app
+
+    typer.echo(f"Chat UI on http://{host}:{port}  ({bot.describe()})")
+    build_app(bot).queue(default_concurrency_limit=4).launch(
+        server_name=host, server_port=port, share=False, show_error=True
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    ui: Annotated[bool, typer.Option(help="Mount the chat UI at /.")] = True,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the REST API (/v1/...), the OpenAI-compatible /v1/chat/completions and the chat UI.
+
+    Example:  assistant serve --port 8000    then  curl -s localhost:8000/v1/retrieve -H 'content-type: application/json' -d '{"query": "pilot cities"}'
+    """
+    bot = _open(config)
+    import uvicorn
+
+    from assistant.api import create_app
+
+    typer.echo(f"Serving on http://{host}:{port}  (API docs: /docs; {bot.describe()})")
+    uvicorn.run(create_app(bot, with_ui=ui), host=host, port=port, log_level="warning")
+
+
+@app.command(name="eval")
+def eval_(
+    cases: Annotated[Path, typer.Option(help="JSONL cases (the known-facts schema).")] = Path(
+        "evals/known_facts.jsonl"
+    ),
+    split: Annotated[str, typer.Option(help="dev, test or all.")] = "test",
+    answerer: Annotated[
+        str | None, typer.Option(help="extractive or openai (default: settings).")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", min=1, max=50, help="Depth for hit@k and MRR.")] = 5,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(help="Also run these configurations (named, or key=value,...); repeatable."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Reports folder.")] = Path("evals/reports"),
+    gate: Annotated[
+        Path | None, typer.Option(help="Thresholds TOML: exit 1 if any is missed.")
+    ] = None,
+    faithfulness: Annotated[
+        bool, typer.Option(help="LLM-judged faithfulness (openai only).")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Run known-fact cases through the public API and write a report with charts.
+
+    Example:  assistant eval --split test --compare dense --compare bm25 --compare chunk-220
+    """
+    import tomllib
+    from datetime import datetime
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from assistant import evaluate as ev
+    from assistant.report import SUMMARY_COLUMNS, cell, write_report
+
+    _setup(config)
+    from assistant.assistant import Assistant
+    from assistant.settings import Settings
+
+    try:
+        chosen = ev.load_cases(cases, split)
+        configs = [ev.parse_config(spec) for spec in (compare or [])]
+    except (OSError, ValueError) as exc:
+        _fail(str(exc), code=2)
+    if not chosen:
+        _fail(f"no cases in {cases} for split {split!r}", code=2)
+    console = Console(stderr=True)
+    base = Settings(**({"answerer": answerer} if answerer else {}))
+
+    def run(name: str, settings: Settings) -> tuple[list[ev.CaseResult], Assistant]:
+        bot = Assistant(settings, build_if_missing=False)
+        if bot.store.active() is None or name != "default":
+            _progress_index(bot)
+        with Progress(
+            TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(), console=console
+        ) as bar:
+            task = bar.add_task(name, total=len(chosen))
+            return ev.run_cases(
+                bot, chosen, k, progress=lambda i: bar.update(task, completed=i)
+            ), bot
+
+    results, bot = run("default", base)
+    judged = None
+    if faithfulness:
+        if base.answerer != "openai":
+            _fail("--faithfulness needs the openai answerer (an LLM to judge)", code=2)
+        scores = [
+            ev.judge_faithfulness(bot.chat_model, bot.prompts, bot.ask(c.question, c.history))
+            for c in chosen
+        ]
+        valid = [s for s in scores if s is not None]
+        judged = sum(valid) / len(valid) if valid else None
+    comparison = {"default": ev.summarize(results, k)}
+    for name, overrides in configs:
+        settings = ev.config_settings(base, overrides, name)
+        comparison[name] = ev.summarize(run(name, settings)[0], k)
+
+    folder = out / datetime.now().strftime("%Y%m%d-%H%M%S")
+    report = write_report(
+        folder, results, k=k, title=f"Known-facts eval: {cases.name}, split {split}",
+        settings=base.model_dump(mode="json", exclude={"openai_api_key"}),
+        comparison=comparison if configs else None, faithfulness=judged,
+    )  # fmt: skip
+
+    from rich.table import Table
+
+    def show(title: str, rows: dict[str, dict[str, float]]) -> None:
+        grid = Table(title=title)
+        grid.add_column("")
+        grid.add_column("cases", justify="right")
+        for _, heading in SUMMARY_COLUMNS:
+            grid.add_column(heading, justify="right")
+        for name, row in rows.items():
+            grid.add_row(
+                name, str(int(row["cases"])), *(cell(key, row) for key, _ in SUMMARY_COLUMNS)
+            )
+        Console(width=200).print(grid)
+
+    show(f"{split} split", {"all": comparison["default"]} | ev.by_kind(results, k))
+    if configs:
+        show("configurations", comparison)
+    typer.echo(f"Report: {report}")
+    if gate is not None:
+        failures = ev.check_gate(comparison["default"], tomllib.loads(gate.read_text()))
+        for line in failures:
+            typer.secho(f"gate: {line}", fg="red", err=True)
+        if failures:
+            raise typer.Exit(1)
+        typer.secho("gate: all thresholds met", fg="green", err=True)
+
+
+@app.command()
+def status(as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """Show the indexed documents and the answerer in use.
+
+    Example:  assistant status --json
+    """
+    from dataclasses import asdict
+
+    from assistant.retrieve import IndexMissing
+
+    bot = _open(config, build=False)
+    try:
+        version = bot.version()
+    except IndexMissing as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(asdict(version), ensure_ascii=False, indent=2))
+        return
+    typer.echo(bot.describe())
+    typer.echo(f"index version {version.collection} (built {version.created}, {version.embedder})")
+    for d in version.documents:
+        typer.echo(f"  {d.chunks:4d} chunks  {d.date or '----------':10}  {d.source}  ·  {d.title}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Stage 5, index: load → chunk → embed what is new → write a new collection → switch.
+
+Incremental: a chunk id is a hash of its source and content, so chunks whose id is already in
+the active collection keep their embedding; only new chunks are embedded. Chunks of changed
+or deleted documents simply are not copied. The switch happens at the very end, so an
+interrupted run leaves the previous index fully usable; its half-built collection is dropped
+by the next run.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from assistant.chunk import Chunk, ChunkingConfig, chunk_document
+from assistant.load import LoadResult, SkippedFile, SourceDocument, load_corpus
+from assistant.store import ChromaStore, DocumentInfo, IndexVersion
+
+if TYPE_CHECKING:
+    from assistant.embed import TokenAwareEmbeddings
+    from assistant.settings import Settings
+
+Progress = Callable[[int, int], None]
+WRITE_BATCH = 256
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    documents: int
+    chunks: int
+    added: int
+    removed: int
+    reused: int
+    skipped: tuple[SkippedFile, ...]
+    seconds: float
+    collection: str
+    changed: bool
+
+
+def date_range(date: str) -> tuple[int, int]:
+    """'2017-05' -> (20170501, 20170531); '' -> (-1, -1), so date filters exclude it."""
+    parts = [int(p) for p in date.split("-") if p.isdigit()] if date else []
+    if not parts:
+        return -1, -1
+    year = parts[0]
+    if len(parts) == 1:
+        return year * 10000 + 101, year * 10000 + 1231
+    month = parts[1]
+    if len(parts) == 2:
+        last = calendar.monthrange(year, month)[1]
+        return year * 10000 + month * 100 + 1, year * 10000 + month * 100 + last
+    day = year * 10000 + month * 100 + parts[2]
+    return day, day
+
+
+def chunk_metadata(chunk: Chunk, document: SourceDocument) -> dict[str, Any]:
+    """What Chroma stores beside each chunk; the Document metadata callers see."""
+    start, end = date_range(document.date)
+    metadata: dict[str, Any] = {
+        "chunk_id": chunk.id,
+        "source": chunk.source,
+        "title": document.title,
+        "short_title": document.short_title,
+        "publisher": document.publisher,
+        "date": document.date,
+        "date_start": start,
+        "date_end": end,
+        "heading": " > ".join(chunk.heading),
+        "start": chunk.start,
+        "end": chunk.end,
+        "kind": chunk.kind,
+        "embed_text": chunk.embed_text,
+    }
+    if chunk.text != chunk.passage:
+        metadata["text"] = chunk.text
+    return metadata
+
+
+def chunking_signature(settings: Settings) -> str:
+    return (
+        f"{settings.tiktoken_encoding}/{settings.chunk_size}/{settings.chunk_overlap}/"
+        f"heading={settings.heading_in_embedding}"
+    )
+
+
+def chunk_corpus(
+    loaded: LoadResult, settings: Settings, embeddings: TokenAwareEmbeddings
+) -> dict[str, list[Chunk]]:
+    """Chunks per document source, sized with tiktoken and bounded by the embedder."""
+    import tiktoken
+
+    encoding = tiktoken.get_encoding(settings.tiktoken_encoding)
+    config = ChunkingConfig(
+        settings.chunk_size, settings.chunk_overlap, settings.heading_in_embedding
+    )
+
+    def count(text: str) -> int:
+        return len(encoding.encode(text, disallowed_special=()))
+
+    return {
+        doc.source: chunk_document(
+            doc, config, count, embeddings.count_tokens, embeddings.max_tokens
+        )
+        for doc in loaded.documents
+    }
+
+
+def build_index(
+    settings: Settings,
+    embeddings: TokenAwareEmbeddings,
+    store: ChromaStore,
+    *,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> IndexReport:
+    """Bring the index in line with the corpus; see the module docstring."""
+    began = time.perf_counter()
+    loaded = load_corpus(settings.corpus_dir, settings.corpus_exclude)
+    per_doc = chunk_corpus(loaded, settings, embeddings)
+    docs = {d.source: d for d in loaded.documents}
+    chunks = [c for source in sorted(per_doc) for c in per_doc[source]]
+    infos = tuple(
+        DocumentInfo(d.source, d.title, d.short_title, d.publisher, d.date, d.url, d.checksum,
+                     len(per_doc[d.source]))
+        for d in loaded.documents
+    )  # fmt: skip
+
+    store.drop_inactive()  # leftovers of an interrupted run
+    active = store.active()
+    old_ids: set[str] = set()
+    if active is not None and active.embedder == embeddings.name and not rebuild:
+        old_ids = store.ids(active.collection)
+    new_ids = {c.id for c in chunks}
+    if active is not None and not rebuild and old_ids == new_ids and active.documents == infos:
+        return IndexReport(len(docs), len(chunks), 0, 0, len(chunks), loaded.skipped,
+                           time.perf_counter() - began, active.collection, changed=False)  # fmt: skip
+
+    reuse = sorted(new_ids & old_ids)
+    cached = store.embeddings(active.collection, reuse) if active and reuse else {}
+    todo = [c for c in chunks if c.id not in cached]
+    name = settings.collection_name(
+        datetime.now(UTC).strftime("%Y%m%d%H%M%S-") + uuid.uuid4().hex[:6]
+    )
+    collection = store.create(name, embeddings.name)
+
+    def write(batch: list[Chunk], vectors: list[list[float]]) -> None:
+        collection.add(
+            ids=[c.id for c in batch],
+            embeddings=vectors,  # type: ignore[arg-type]
+            documents=[c.passage for c in batch],
+            metadatas=[chunk_metadata(c, docs[c.source]) for c in batch],
+        )
+
+    reused_chunks = [c for c in chunks if c.id in cached]
+    for i in range(0, len(reused_chunks), WRITE_BATCH):
+        batch = reused_chunks[i : i + WRITE_BATCH]
+        write(batch, [cached[c.id] for c in batch])
+
+    batch_size = settings.embedding_batch_size
+    if progress:
+        progress(0, len(todo))
+    for i in range(0, len(todo), batch_size):
+        batch = todo[i : i + batch_size]
+        write(batch, embeddings.embed_documents([c.embed_text for c in batch]))
+        if progress:
+            progress(min(i + batch_size, len(todo)), len(todo))
+
+    version = IndexVersion(
+        collection=name,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        embedder=embeddings.name,
+        chunking=chunking_signature(settings),
+        documents=infos,
+    )
+    store.activate(version)
+    store.drop_inactive()
+    return IndexReport(
+        documents=len(docs),
+        chunks=len(chunks),
+        added=len(todo),
+        removed=len(old_ids - new_ids),
+        reused=len(reused_chunks),
+        skipped=loaded.skipped,
+        seconds=time.perf_counter() - began,
+        collection=name,
+        changed=True,
+    )

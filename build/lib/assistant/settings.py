@@ -1,0 +1,109 @@
+"""One settings class for the whole assistant.
+
+Values come, highest priority first, from keyword arguments, `ASSISTANT_*` environment
+variables, a TOML config file (`ASSISTANT_CONFIG`, default `assistant.toml` in the working
+directory, optional), then the defaults below. Tests pass settings explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "ASSISTANT_CONFIG"
+DEFAULT_CONFIG_FILE = "assistant.toml"
+
+
+class Settings(BaseSettings):
+    """Everything that can be configured; read once where the assistant is wired."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", extra="forbid", frozen=True, validate_default=True
+    )
+
+    # Where things live.
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    data_dir: Path = Path("data")
+    prompts_dir: Path | None = Field(
+        default=None, description="Folder of prompt files; default: the repo's prompts/."
+    )
+    corpus_exclude: tuple[str, ...] = ("README*", "metadata.toml", ".*")
+
+    # Embeddings: "minilm" (bundled all-MiniLM-L6-v2) or "hash" (deterministic, for tests).
+    embeddings: Literal["minilm", "hash"] = "minilm"
+    embedding_model_path: Path | None = None
+    embedding_batch_size: int = Field(default=32, ge=1)
+    hash_dimensions: int = Field(default=256, ge=8)
+
+    # Vector store: Chroma, embedded ("persistent") or a Chroma server ("http").
+    vector_store: Literal["chroma"] = "chroma"
+    chroma_mode: Literal["persistent", "http"] = "persistent"
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8000
+    chroma_ssl: bool = False
+    chroma_headers: dict[str, str] = Field(default_factory=dict)
+    collection_prefix: str = "assistant"
+
+    # Chunking, measured in tiktoken tokens; the embedder's own limit is enforced on top.
+    tiktoken_encoding: str = "cl100k_base"
+    chunk_size: int = Field(default=220, ge=16)
+    chunk_overlap: int = Field(default=32, ge=0)
+    heading_in_embedding: bool = True
+
+    # Retrieval.
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    k: int = Field(default=5, ge=1, le=50)
+    candidates: int = Field(default=30, ge=1, description="Per-retriever depth before fusion.")
+    rrf_k: int = Field(default=60, ge=1)
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of dense ranks in fusion.")
+    bm25_weight: float = Field(default=2.0, ge=0, description="Weight of BM25 ranks in fusion.")
+
+    # Answering.
+    answerer: Literal["extractive", "openai"] = "extractive"
+    answer_passages: int = Field(default=6, ge=1, description="Passages the answerer reads.")
+    max_answer_sentences: int = Field(default=3, ge=1)
+    abstain_threshold: float = Field(
+        default=0.38,
+        description="Minimum evidence score to answer; calibrated on evals dev split "
+        "(see evals/calibrate.py).",
+    )
+    openai_base_url: str = "http://127.0.0.1:11434/v1"
+    openai_model: str = "llama3.1"
+    openai_api_key: SecretStr = SecretStr("not-needed")
+    openai_temperature: float = 0.0
+    openai_timeout: float = 60.0
+
+    # The REST service.
+    api_token: SecretStr | None = Field(
+        default=None, description="When set, every API route and the UI need this bearer token."
+    )
+
+    # Caches that must be filled before first use (offline).
+    cache_dir: Path = Path(".cache")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Insert the TOML file below the environment; read only when settings are built."""
+        config_file = os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE)
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file)
+        return (init_settings, env_settings, toml, file_secret_settings)
+
+    def collection_name(self, suffix: str) -> str:
+        return f"{self.collection_prefix}-{suffix}"

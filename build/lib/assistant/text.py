@@ -1,0 +1,110 @@
+"""Small text helpers shared by chunking, keyword search and the extractive answerer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+_SUPERSCRIPT_RE = re.compile(rf"\s*[{SUPERSCRIPTS}]+")
+
+# Abbreviations after which a full stop does not end a sentence.
+_ABBREVIATIONS = frozenset(
+    """
+    no nos mr mrs ms dr prof st co ltd inc e.g i.e etc vs u.s u.k fig art para vol jan feb
+    mar apr jun jul aug sep sept oct nov dec
+    """.split()  # noqa: SIM905
+)
+_BOUNDARY_RE = re.compile(
+    r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])|(?<=;)\s+(?=\S)|(?<=[。！？；])"
+)
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9&'’\-]*|\d+(?:[.,]\d+)*%?|[\u4e00-\u9fff]")
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for
+    from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your yours
+    yourself yourselves also according say says said tell please give document documents
+    """.split()  # noqa: SIM905
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of text with its character offsets in the text it was cut from."""
+
+    start: int
+    end: int
+    text: str
+
+
+def strip_superscripts(text: str) -> str:
+    """Drop footnote markers such as '⁵' that would otherwise glue onto words."""
+    return _SUPERSCRIPT_RE.sub("", text)
+
+
+def split_sentences(text: str, offset: int = 0) -> list[Span]:
+    """Split into sentences, keeping exact offsets; abbreviation-aware, never loses text."""
+    spans: list[Span] = []
+    start = 0
+    for match in _BOUNDARY_RE.finditer(text):
+        cut = match.start()
+        candidate = text[start:cut].rstrip()
+        last_word = re.search(r"([A-Za-z.]+)\.[\"”’)\]]*$", candidate)
+        if last_word and last_word.group(1).lower() in _ABBREVIATIONS:
+            continue
+        if len(candidate.strip()) < 2:
+            continue
+        spans.extend(_trimmed(text, start, cut, offset))
+        start = match.end()
+    spans.extend(_trimmed(text, start, len(text), offset))
+    return spans
+
+
+def _trimmed(text: str, start: int, end: int, offset: int) -> Iterator[Span]:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if stripped:
+        lead = len(piece) - len(piece.lstrip())
+        begin = start + lead
+        yield Span(offset + begin, offset + begin + len(stripped), stripped)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens; CJK characters count as one token each."""
+    out = []
+    for word in _WORD_RE.findall(strip_superscripts(text)):
+        word = word.lower()
+        if word.endswith(("'s", "’s")):
+            word = word[:-2]
+        out.append(word.strip("'’-"))
+    return out
+
+
+def terms(text: str) -> list[str]:
+    """Content terms for keyword matching: words without stopwords, lightly stemmed."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and w]
+
+
+def stem(word: str) -> str:
+    """A tiny suffix stemmer: enough to match 'centres'/'centre', 'projects'/'project'."""
+    if word.isdigit() or len(word) <= 3:
+        return word
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"),
+                         ("s", "")):  # fmt: skip
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith("ss"):
+                return word
+            return word[: -len(suffix)] + repl
+    return word
+
+
+def normalise_spelling(text: str) -> str:
+    """British and American spellings meet in one form, e.g. 'centre' and 'center'."""
+    return re.sub(r"(?i)\b(cent|fib|met|lit|theat)re(s?)\b", r"\1er\2", text)
