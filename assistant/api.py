@@ -367,7 +367,9 @@ def create_app(bot: Assistant, *, with_ui: bool = True) -> FastAPI:
     if with_ui:
         import gradio as gr
 
-        from assistant.ui import build_app
+        from assistant.ui import build_app, ui_assets
 
-        app = gr.mount_gradio_app(app, build_app(bot), path="/")
+        app = gr.mount_gradio_app(
+            app, build_app(bot).queue(default_concurrency_limit=4), path="/", **ui_assets()
+        )
     return app

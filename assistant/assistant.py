@@ -5,8 +5,8 @@ The answer chain is a LangChain runnable: condense → retrieve → answer → v
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from assistant.index import IndexReport, Progress
 
 MAX_QUESTION_CHARS = 4000
+T = TypeVar("T")
 
 
 class InvalidQuestion(ValueError):
@@ -163,9 +164,8 @@ class Assistant:
     ) -> Answer:
         """Answer a question (follow-ups use `history`), citing exact source spans."""
         text = check_question(question)
-        return self.chain.invoke(
-            {"question": text, "history": list(history or []), "filters": _filters(filters)}
-        )
+        inputs = {"question": text, "history": list(history or []), "filters": _filters(filters)}
+        return self._while_reindexing(lambda: self.chain.invoke(inputs))
 
     def retrieve(
         self, question: str, k: int | None = None, filters: Filters | dict[str, Any] | None = None
@@ -173,7 +173,20 @@ class Assistant:
         """The k best passages as LangChain Documents (metadata: source, title, chunk_id,
         start, end, heading, date, scores)."""
         text = check_question(question)
-        return self.retriever.invoke(text, k=k or self.settings.k, filters=_filters(filters))
+        return self._while_reindexing(
+            lambda: self.retriever.invoke(text, k=k or self.settings.k, filters=_filters(filters))
+        )
+
+    def _while_reindexing(self, call: Callable[[], T]) -> T:
+        """Run `call`; if a re-index swapped the collection out from under it, run it again
+        on the new version (once)."""
+        try:
+            return call()
+        except Exception as exc:
+            if "does not exist" not in str(exc) and type(exc).__name__ != "NotFoundError":
+                raise
+            self.search_index.refresh()
+            return call()
 
     def index(self, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
         """Bring the index in line with corpus/ (incremental unless `rebuild`)."""

@@ -234,11 +234,11 @@ def chat(
     Example:  assistant chat --port 7860     then open http://127.0.0.1:7860
     """
     bot = _open(config)
-    from assistant.ui import build_app
+    from assistant.ui import build_app, ui_assets
 
     typer.echo(f"Chat UI on http://{host}:{port}  ({bot.describe()})")
     build_app(bot).queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port, share=False, show_error=True
+        server_name=host, server_port=port, share=False, show_error=True, **ui_assets()
     )
 
 

@@ -159,6 +159,12 @@ class SearchIndex:
         assert self._version is not None
         return self._version
 
+    def refresh(self) -> None:
+        """Forget the cached version, e.g. after its collection was replaced under us."""
+        with self._lock:
+            self._checked = 0.0
+            self._version = None
+
     def keyword(self) -> KeywordIndex:
         version = self.version()
         with self._lock:

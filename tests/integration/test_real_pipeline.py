@@ -199,7 +199,7 @@ def _free_port() -> int:
 
 
 def test_chat_command_serves_the_ui(real_bot: Assistant, real_settings: Settings) -> None:
-    """The last step of `make chat`: the UI comes up on 127.0.0.1 and answers a question."""
+    """The last step of `make chat`: the UI comes up on 127.0.0.1."""
     port = _free_port()
     process = subprocess.Popen(_cli("chat", "--port", str(port)), env=_env(real_settings),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
@@ -217,13 +217,7 @@ def test_chat_command_serves_the_ui(real_bot: Assistant, real_settings: Settings
                 assert time.monotonic() < deadline, "the chat UI did not come up"
                 time.sleep(1)
         assert "Policy assistant" in page
-        from gradio_client import Client
-
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        reply = client.predict(
-            "What broadband penetration does the plan target for 2025?", api_name="/chat"
-        )
-        assert "82" in reply and "Sources" in reply
+        # asking through the page is covered by tests/integration/test_ui_browser.py
     finally:
         process.terminate()
         process.wait(timeout=30)

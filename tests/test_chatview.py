@@ -1,0 +1,95 @@
+"""The chat UI's logic, without a browser."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+from assistant import Assistant
+from assistant import chatview as cv
+from assistant.answer import Answer, Citation
+from assistant.settings import Settings
+
+
+def citation(
+    n: int = 1, text: str = "Cats sleep. Dogs <bark> loudly.", start: int = 112
+) -> Citation:
+    return Citation(n, "a.txt", "Doc & Co", f"c{n}", text, "Dogs <bark> loudly.", start, start + 19,
+                    heading="S > (2) Pets", date="2017", passage_start=100, passage_end=100 + len(text))  # fmt: skip
+
+
+def test_answer_html_links_markers_to_cards_and_escapes() -> None:
+    answer = Answer("Dogs <bark> [1].\nSecond line [1].", False, (citation(),))
+    page = cv.answer_html(answer, turn=3)
+    assert page.count("class='cite cite-3-1'") == 2 and "class='source-card cite-3-1'" in page
+    assert "&lt;bark&gt;" in page and "<bark>" not in page and "Doc &amp; Co" in page
+    assert "<mark class='quote'>Dogs &lt;bark&gt; loudly.</mark>" in page and "<br>" in page
+
+
+def test_abstention_shows_related_passages_not_sources() -> None:
+    answer = Answer("Not found in the documents.", True, (), (citation(),))
+    page = cv.answer_html(answer, turn=0)
+    assert (
+        "class='abstained'" in page
+        and "Related, but not an answer" in page
+        and "Sources" not in page
+    )
+    assert "cite-0-r1" in page
+
+
+def test_table_row_quote_highlights_the_whole_rendered_passage() -> None:
+    row = Citation(1, "a.txt", "T", "c", "Table — Broadband (%): 2025: 82", "Broadband\t82", 50, 62,
+                   passage_start=50, passage_end=62)  # fmt: skip
+    assert cv.passage_html(row) == "<mark class='quote'>Table — Broadband (%): 2025: 82</mark>"
+
+
+def test_streaming_grows_then_ends_with_the_cards() -> None:
+    answer = Answer(" ".join(f"word{i}" for i in range(60)) + " [1]", False, (citation(),))
+    pieces = list(cv.streamed(answer, turn=0))
+    assert len(pieces) > 10
+    assert all(len(a) < len(b) for a, b in itertools.pairwise(pieces[:-1]))
+    assert pieces[-1] == cv.answer_html(answer, 0)
+
+
+def test_find_citation_and_viewer(tmp_path: Path) -> None:
+    text = "x" * 112 + "Dogs <bark> loudly." + " tail"
+    (tmp_path / "a.txt").write_text(text)
+    c = citation()
+    answers = [asdict(Answer("a [1]", False, (c,), (citation(2),)))]
+    assert (
+        cv.find_citation(answers, "0-1") == c and cv.find_citation(answers, "cite-0-r2").number == 2
+    )
+    assert cv.find_citation(answers, "5-1") is None and cv.find_citation(answers, "junk") is None
+    viewer = cv.viewer_html(c, cv.document_text(tmp_path, "a.txt"))
+    match = re.search(rf"<mark id='{cv.HIGHLIGHT_ID}' class='quote'>(.*?)</mark>", viewer)
+    assert match and match.group(1) == "Dogs &lt;bark&gt; loudly."
+    assert "changed since it was indexed" in cv.viewer_html(c, "different text")
+
+
+def test_feedback_is_appended_as_json_lines(tmp_path: Path) -> None:
+    answer = cv.answer_state(Answer("a [1]", False, (citation(),)), "why?")
+    path = tmp_path / "data" / "feedback.jsonl"
+    for rating in ("up", "down"):
+        cv.append_feedback(path, cv.feedback_record("why?", answer, rating, " ok "))
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["rating"] for r in lines] == ["up", "down"]
+    assert (
+        lines[0]["comment"] == "ok" and lines[0]["citations"][0]["quote"] == "Dogs <bark> loudly."
+    )
+    assert {"time", "question", "answer", "citations", "rating", "comment"} == lines[0].keys()
+
+
+def test_questions_keep_working_while_the_index_is_rebuilt(
+    hash_settings: Settings, corpus_copy: Path
+) -> None:
+    reader = Assistant(hash_settings)
+    before = reader.ask("What is the broadband penetration target for 2025?")
+    (corpus_copy / "extra.md").write_text("# Extra\n\nShipbuilding yards are mentioned here.\n")
+    Assistant(hash_settings, build_if_missing=False).index()  # another process re-indexes
+    # the reader still points at the dropped collection; it must recover, not fail
+    after = reader.ask("What is the broadband penetration target for 2025?")
+    assert after.text == before.text
+    assert reader.retrieve("shipbuilding yards", k=3)
