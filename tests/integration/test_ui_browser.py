@@ -175,6 +175,10 @@ def test_document_filter_limits_citations(page) -> None:
 
 
 def test_bad_input_gets_a_message_and_the_app_keeps_working(page) -> None:
+    page.fill("#question textarea", "   ")
+    page.click("#ask")
+    page.wait_for_function("() => document.querySelector('#chat').textContent.includes('question is empty')",
+                           timeout=60000)  # fmt: skip
     page.fill("#question textarea", "x" * 100_000)
     page.click("#ask")
     page.wait_for_function("() => document.querySelector('#chat').textContent.includes('characters long')",
