@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser chat index test lint clean
+.PHONY: install browser chat index test lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ browser:
 
 test: install lint browser
 	$(BIN)/pytest
+
+# Speed and memory figures next to the raw model and a naive LangChain baseline (not a test).
+bench: install
+	$(BIN)/python benchmarks/bench.py
 
 clean:
 	rm -rf $(VENV) index/chroma .cache .pytest_cache

@@ -104,6 +104,7 @@ class Assistant:
                     idf=self._idf,
                     threshold=self.settings.abstain_threshold,
                     max_sentences=self.settings.max_answer_sentences,
+                    sentence_candidates=self.settings.sentence_candidates,
                 )
         return self._answerer
 

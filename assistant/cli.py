@@ -242,6 +242,18 @@ def chat(
     )
 
 
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each worker thread its own malloc arena; a threaded server then holds
+    hundreds of MB it does not use. Cap them before any thread starts (Linux only)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if sys.platform.startswith("linux") and name:
+        m_arena_max = -8
+        ctypes.CDLL(name).mallopt(m_arena_max, arenas)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -253,6 +265,7 @@ def serve(
 
     Example:  assistant serve --port 8000    then  curl -s localhost:8000/v1/retrieve -H 'content-type: application/json' -d '{"query": "pilot cities"}'
     """
+    _limit_malloc_arenas()
     bot = _open(config)
     import uvicorn
 

@@ -133,8 +133,10 @@ class ExtractiveAnswerer:
         threshold: float,
         max_sentences: int = 3,
         weights: Weights | None = None,
+        sentence_candidates: int = 10,
     ) -> None:
         self.embed = embed
+        self.sentence_candidates = sentence_candidates
         self.idf = idf
         self.threshold = threshold
         self.max_sentences = max_sentences
@@ -257,13 +259,28 @@ class ExtractiveAnswerer:
         if not units:
             return [], [], []
         parts = decompose(question)
-        vectors = self._vectors(parts + [f"{u.context}: {u.display}" for u in units])
-        unit_vectors = vectors[len(parts) :]
+        vectors = self._vectors(parts)
+        # Only the likeliest sentences are embedded: the cheap (keyword, type, year, passage)
+        # score picks them, so a question costs a few embeddings, not one per sentence.
+        blank = np.zeros((len(units), vectors.shape[1]), dtype=np.float32)
+        keep: set[int] = set()
+        for p, part in enumerate(parts):
+            cheap = self._scores(part, units, blank, vectors[p], passages)
+            keep.update(
+                int(i) for i in np.argsort(-cheap, kind="stable")[: self.sentence_candidates]
+            )
+        candidates = sorted(keep)
+        unit_vectors = blank.copy()
+        unit_vectors[candidates] = self._vectors(
+            [f"{units[i].context}: {units[i].display}" for i in candidates]
+        )
+        excluded = np.full(len(units), -np.inf)
+        excluded[candidates] = 0.0
         chosen: list[int] = []
         features: list[list[float]] = []
         budget = max(self.max_sentences, len(parts) + 1)
         for p, part in enumerate(parts):
-            scores = self._scores(part, units, unit_vectors, vectors[p], passages)
+            scores = self._scores(part, units, unit_vectors, vectors[p], passages) + excluded
             order = [int(i) for i in np.argsort(-scores, kind="stable")]
             best = order[0]
             features.append(self.features(part, units[best], float(scores[best]), passages))

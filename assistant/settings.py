@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     answerer: Literal["extractive", "openai"] = "extractive"
     answer_passages: int = Field(default=6, ge=1, description="Passages the answerer reads.")
     max_answer_sentences: int = Field(default=3, ge=1)
+    sentence_candidates: int = Field(
+        default=10, ge=1, description="Sentences per question scored by meaning (embedded)."
+    )
     abstain_threshold: float = Field(
         default=0.38,
         description="Minimum evidence score to answer; calibrated on evals dev split "
