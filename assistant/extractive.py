@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from langchain_core.documents import Document
@@ -104,6 +105,13 @@ class Unit:
     span: Span  # exact source span (the quote)
     display: str  # what the answer shows
     context: str  # heading and title, for meaning and for keyword coverage
+
+
+@lru_cache(maxsize=50_000)
+def term_set(text: str) -> frozenset[str]:
+    """The content terms of a text; memoised, since the same sentences are scored again and
+    again (cheap pass, full pass, and later questions about the same passages)."""
+    return frozenset(terms(normalise_spelling(text)))
 
 
 def temporal_years(question: str) -> set[str]:
@@ -203,7 +211,7 @@ class ExtractiveAnswerer:
         total = sum(weighted.values())
         if not total:
             return 0.0
-        present = set(terms(normalise_spelling(text)))
+        present = term_set(text)
         return sum(w for t, w in weighted.items() if t in present) / total
 
     def _scores(self, question: str, units: list[Unit], unit_vectors: np.ndarray,
@@ -242,7 +250,7 @@ class ExtractiveAnswerer:
             f"{d.page_content} {d.metadata.get('heading', '')} {d.metadata.get('title', '')}"
             for d in passages
         )
-        present = set(terms(normalise_spelling(own)))
+        present = term_set(own)
         top = max(weighted.values(), default=1.0) or 1.0
         missing = max((v for t, v in weighted.items() if t not in present), default=0.0) / top
         years = temporal_years(question)

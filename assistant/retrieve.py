@@ -95,10 +95,13 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, version: str, records: list[dict[str, Any]]) -> KeywordIndex:
+        """`embed_text` is dropped from the kept metadata once tokenised: it repeats the text."""
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.ERROR)  # it logs every build at DEBUG
-        tokens = [terms(r["metadata"].get("embed_text") or r["document"]) or ["_"] for r in records]
+        tokens = [
+            terms(r["metadata"].pop("embed_text", None) or r["document"]) or ["_"] for r in records
+        ]
         model = bm25s.BM25()
         model.index(tokens, show_progress=False)
         n = len(records)
