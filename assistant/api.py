@@ -16,9 +16,11 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -206,11 +208,19 @@ def create_app(bot: Assistant, *, with_ui: bool = True) -> FastAPI:
     """The FastAPI app; the Gradio chat is mounted at / when `with_ui`."""
     from fastapi_offline import FastAPIOffline
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Few worker threads, queued in order: on a small machine, 40 threads fighting over
+        # the CPU made some requests wait 10+ s while others finished at once.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = bot.settings.api_workers
+        yield
+
     app = FastAPIOffline(  # serves /docs with bundled Swagger UI assets: no CDN, works offline
         title="Policy assistant API",
         version="1",
         description="Cited answers and passage retrieval over the policy corpus. "
         "Every answer's citations point at exact character offsets in the source files.",
+        lifespan=lifespan,
     )
     token = bot.settings.api_token.get_secret_value() if bot.settings.api_token else None
 

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     openai_timeout: float = 60.0
 
     # The REST service.
+    api_workers: int = Field(
+        default=4, ge=1, description="Requests computed at once; the rest queue."
+    )
     api_token: SecretStr | None = Field(
         default=None, description="When set, every API route and the UI need this bearer token."
     )
