@@ -6,7 +6,6 @@ that supports it; unanswerable cases have no answers, and the right behaviour is
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -178,7 +177,6 @@ def run_cases(bot: Any, cases: Iterable[Case], k: int = 5,
 def summarize(results: Sequence[CaseResult], k: int = 5) -> dict[str, float]:
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
-    with_quote = answerable  # every answerable case names its supporting quote
 
     def share(items: Sequence[Any], test: Callable[[Any], bool]) -> float:
         return sum(1 for x in items if test(x)) / len(items) if items else 0.0
@@ -188,9 +186,9 @@ def summarize(results: Sequence[CaseResult], k: int = 5) -> dict[str, float]:
         "cases": len(results),
         "answerable": len(answerable),
         "answer_accuracy": share(answerable, lambda r: r.correct),
-        "hit_at_k": share(with_quote, lambda r: r.hit_rank is not None and r.hit_rank <= k),
-        "mrr": sum(reciprocal_rank(r.hit_rank) for r in with_quote) / len(with_quote)
-        if with_quote
+        "hit_at_k": share(answerable, lambda r: r.hit_rank is not None and r.hit_rank <= k),
+        "mrr": sum(reciprocal_rank(r.hit_rank) for r in answerable) / len(answerable)
+        if answerable
         else 0.0,
         "citation_support": share(answerable, lambda r: r.cited_support),
         "abstention_accuracy": share(unanswerable, lambda r: r.abstained),
@@ -207,34 +205,20 @@ def by_kind(results: Sequence[CaseResult], k: int = 5) -> dict[str, dict[str, fl
 
 
 def calibrate(
-    results: Sequence[CaseResult], would_be_correct: Sequence[bool]
+    confidences: Sequence[float], right: Sequence[bool], answerable: Sequence[bool]
 ) -> tuple[float, float]:
-    """The abstention threshold that maximises overall accuracy on these results.
-
-    `results` must come from a run that never abstains; `would_be_correct[i]` says whether
-    case i's answer was right (for unanswerable cases: always False, abstaining is right).
-    Returns (threshold, accuracy at that threshold).
-    """
-    candidates = sorted({0.0, *(r.confidence for r in results)})
+    """The abstention threshold that maximises overall accuracy: a case counts as right when
+    it is answered (confidence >= threshold) and `right`, or abstained and not answerable.
+    Candidates lie midway between observed confidences. Returns (threshold, accuracy)."""
+    points = sorted({0.0, *confidences})
     best = (0.0, -1.0)
-    for i, low in enumerate(candidates):
-        high = candidates[i + 1] if i + 1 < len(candidates) else low + 0.02
-        threshold = (low + high) / 2
-        right = sum(
-            (r.confidence >= threshold and ok) or (r.confidence < threshold and not r.answerable)
-            for r, ok in zip(results, would_be_correct, strict=True)
-        )
-        accuracy = right / len(results)
-        if accuracy > best[1]:
-            best = (threshold, accuracy)
+    for i, low in enumerate(points):
+        threshold = (low + (points[i + 1] if i + 1 < len(points) else low + 0.02)) / 2
+        hits = sum((c >= threshold and ok) or (c < threshold and not a)
+                   for c, ok, a in zip(confidences, right, answerable, strict=True))  # fmt: skip
+        if hits / len(confidences) > best[1]:
+            best = (threshold, hits / len(confidences))
     return best
-
-
-def write_results(results: Sequence[CaseResult], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=2), encoding="utf-8"
-    )
 
 
 # -- configurations compared side by side --------------------------------------------------

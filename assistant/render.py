@@ -1,32 +1,8 @@
-"""How answers look to people: Markdown for the chat, plain text for the terminal."""
+"""How answers look in the terminal (the chat UI's HTML is built in `chatview`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from assistant.answer import Answer, Citation
-
-
-@dataclass(frozen=True)
-class Style:
-    sources: str
-    related: str
-    cited: str  # format of a cited source; {n}, {line}, {quote}
-    near: str  # format of a related passage; {line}, {quote}
-
-
-MARKDOWN = Style(
-    "**Sources**",
-    "**Related, but not an answer**",
-    "{n}. {line}\n   > {quote}",
-    "- {line}\n  > {quote}",
-)
-TEXT = Style(
-    "Sources:",
-    "Related passages (not an answer):",
-    "  [{n}] {line}\n      “{quote}”",
-    "  - {line}\n      “{quote}”",
-)
 
 
 def _source_line(c: Citation) -> str:
@@ -35,21 +11,18 @@ def _source_line(c: Citation) -> str:
     return f"{c.title}{date}{heading} · {c.source} chars {c.start}–{c.end}"
 
 
-def render(answer: Answer, style: Style) -> str:
+def answer_text(answer: Answer) -> str:
     """The answer, then numbered sources with their exact quotes (or the related passages)."""
     lines = [answer.text, ""]
-    for title, template, citations in ((style.sources, style.cited, answer.citations),
-                                       (style.related, style.near, answer.related)):  # fmt: skip
-        if citations:
-            lines.append(title)
-            lines += [template.format(n=c.number, line=_source_line(c), quote=" ".join(c.quote.split()))
-                      for c in citations]  # fmt: skip
+    if answer.citations:
+        lines.append("Sources:")
+        lines += [
+            f"  [{c.number}] {_source_line(c)}\n      “{' '.join(c.quote.split())}”"
+            for c in answer.citations
+        ]
+    if answer.related:
+        lines.append("Related passages (not an answer):")
+        lines += [
+            f"  - {_source_line(c)}\n      “{' '.join(c.quote.split())}”" for c in answer.related
+        ]
     return "\n".join(lines).strip()
-
-
-def answer_markdown(answer: Answer) -> str:
-    return render(answer, MARKDOWN)
-
-
-def answer_text(answer: Answer) -> str:
-    return render(answer, TEXT)

@@ -46,7 +46,6 @@ class Settings(BaseSettings):
     hash_dimensions: int = Field(default=256, ge=8)
 
     # Vector store: Chroma, embedded ("persistent") or a Chroma server ("http").
-    vector_store: Literal["chroma"] = "chroma"
     chroma_mode: Literal["persistent", "http"] = "persistent"
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8000

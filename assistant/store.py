@@ -145,38 +145,27 @@ class ChromaStore:
                 dropped.append(name)
         return dropped
 
-    def records(self, name: str, include_embeddings: bool = False) -> Iterator[dict[str, Any]]:
-        """Every record of a collection, paged: id, document, metadata (and embedding)."""
+    def _pages(self, name: str, include: list[str]) -> Iterator[dict[str, Any]]:
+        """A collection read in pages, so a large index is never fetched in one request."""
         collection = self.collection(name)
-        include: list[str] = ["documents", "metadatas"] + (
-            ["embeddings"] if include_embeddings else []
-        )
         offset = 0
         while True:
             page = collection.get(limit=PAGE, offset=offset, include=include)  # type: ignore[arg-type]
             if not page["ids"]:
                 return
-            for i, chunk_id in enumerate(page["ids"]):
-                record = {
-                    "id": chunk_id,
-                    "document": page["documents"][i],  # type: ignore[index]
-                    "metadata": page["metadatas"][i],  # type: ignore[index]
-                }
-                if include_embeddings:
-                    record["embedding"] = page["embeddings"][i]  # type: ignore[index]
-                yield record
+            yield page  # type: ignore[misc]
             offset += len(page["ids"])
 
+    def records(self, name: str) -> Iterator[dict[str, Any]]:
+        """Every record of a collection: id, document, metadata."""
+        for page in self._pages(name, ["documents", "metadatas"]):
+            for chunk_id, document, metadata in zip(
+                page["ids"], page["documents"], page["metadatas"], strict=True
+            ):
+                yield {"id": chunk_id, "document": document, "metadata": metadata}
+
     def ids(self, name: str) -> set[str]:
-        collection = self.collection(name)
-        out: set[str] = set()
-        offset = 0
-        while True:
-            page = collection.get(limit=PAGE, offset=offset, include=[])
-            if not page["ids"]:
-                return out
-            out.update(page["ids"])
-            offset += len(page["ids"])
+        return {chunk_id for page in self._pages(name, []) for chunk_id in page["ids"]}
 
     def embeddings(self, name: str, ids: list[str]) -> dict[str, list[float]]:
         out: dict[str, list[float]] = {}

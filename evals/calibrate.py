@@ -18,7 +18,7 @@ import numpy as np
 
 from assistant import Assistant, Settings
 from assistant.condense import condense
-from assistant.evaluate import answer_correct, load_cases
+from assistant.evaluate import answer_correct, calibrate, load_cases
 from assistant.extractive import FEATURES
 
 HERE = Path(__file__).resolve().parent
@@ -60,14 +60,7 @@ def main() -> None:
     x, y = np.asarray(rows), np.asarray(labels)
     w = fit_logistic(x, y)
     p = 1 / (1 + np.exp(-(x @ w)))
-    answerable = np.array([c.answerable for c in cases])
-    best = max(
-        (
-            (t, float(np.mean(np.where(p >= t, y == 1, ~answerable))))
-            for t in np.linspace(0.05, 0.95, 91)
-        ),
-        key=lambda pair: pair[1],
-    )
+    best = calibrate(p.tolist(), [bool(v) for v in y], [c.answerable for c in cases])
     print(f"{len(cases)} dev cases, {int(y.sum())} answered right without abstaining")
     print("weights:", ", ".join(f"{name}={v:.2f}" for name, v in zip(FEATURES, w, strict=True)))
     print(f"confidence = ({', '.join(f'{v:.2f}' for v in w)})")

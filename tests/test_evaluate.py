@@ -67,7 +67,9 @@ def test_summary_metrics() -> None:
 def test_calibrate_picks_the_separating_threshold() -> None:
     results = [result(True, True, False, 0.9), result(True, True, False, 0.8),
                result(False, False, False, 0.3), result(False, False, False, 0.2)]  # fmt: skip
-    threshold, accuracy = calibrate(results, [True, True, False, False])
+    threshold, accuracy = calibrate(
+        [r.confidence for r in results], [True, True, False, False], [r.answerable for r in results]
+    )
     assert 0.3 < threshold < 0.8 and accuracy == 1.0
 
 
