@@ -13,12 +13,15 @@ Invariant: `chunk.text == document.text[chunk.start:chunk.end]`.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from assistant.load import SourceDocument
+from assistant.outline import OutlineBuilder, OutlineList, render_list
+from assistant.tables import Row, Table, find_tables, render_row, row_record
 from assistant.text import Span, split_sentences, strip_superscripts
 
 TokenCounter = Callable[[str], int]
@@ -32,6 +35,7 @@ _QUESTION = re.compile(r"^(?P<who>[A-Z][A-Za-z .]{1,30}?)\s*:\s*(?P<q>.+\?)\s*$"
 _YEARLIKE = re.compile(r"^\(?\d{4}\)?$|^[\d.,%\-–—_ ]+$")
 
 MAX_HEADING_WORDS = 14
+MAX_PATH_WORDS = 24  # a heading longer than this is cut in the heading path
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,10 @@ class Chunk:
     start: int
     end: int
     heading: tuple[str, ...]
-    kind: Literal["text", "table_row"]
+    kind: Literal["text", "table_row", "list"]
     passage: str
     embed_text: str
+    record: str = ""  # JSON: a table row's cells, or a list's items, with exact spans
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class _Row:
     line: _Line
     heading: tuple[str, ...]
     rendered: str
+    record: str
 
 
 def _lines(text: str) -> list[_Line]:
@@ -93,14 +99,6 @@ def _lines(text: str) -> list[_Line]:
             out.append(_Line(pos + lead, pos + lead + len(stripped), stripped))
         pos += len(raw)
     return out
-
-
-def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.rstrip("\t").split("\t")]
-
-
-def _is_table_line(raw: str) -> bool:
-    return raw.count("\t") >= 2 and sum(1 for c in _cells(raw) if c) >= 3
 
 
 def _looks_like_title(line: _Line, following: _Line | None) -> bool:
@@ -170,33 +168,37 @@ def _numbered_label(text: str) -> str | None:
 
 
 class _Parser:
-    """Turns a document into prose groups and table rows, tracking the heading path."""
+    """Turns a document into prose groups, table rows and lists, tracking the heading path."""
 
     def __init__(self, document: SourceDocument) -> None:
         self.doc = document
         self.lines = _lines(document.text)
         self.outline = _Outline()
+        self.tree = OutlineBuilder(document.short_title)
         self.groups: list[_Group] = []
         self.rows: list[_Row] = []
 
-    def raw(self, line: _Line) -> str:
-        return self.doc.text[line.start : line.end]
-
-    def parse(self) -> tuple[list[_Group], list[_Row]]:
-        tables, titles = self._table_regions()
+    def parse(self) -> tuple[list[_Group], list[_Row], list[OutlineList]]:
+        tables = find_tables(self.doc.text)
+        owned = {span for table in tables for span in table.lines}
+        rows = {(row.start, row.end): (table, row) for table in tables for row in table.rows}
         for i, line in enumerate(self.lines):
-            if i in titles or i in tables:
+            if (line.start, line.end) in owned:
                 self.groups.append(_Group(self.outline.path))  # prose never spans a table
-                if i in tables and line is not tables[i][0]:
-                    self._add_row(line, *tables[i])
+                if (line.start, line.end) in rows:
+                    self._add_row(line, *rows[line.start, line.end])
                 continue
             following = self.lines[i + 1] if i + 1 < len(self.lines) else None
             heading, is_prose = self._heading(line, following)
+            span = Span(line.start, line.end, line.text)
             if heading:
                 self.outline.enter(*heading)
+                depth = len(self.outline.stack)
+                self.tree.heading(heading[0], heading[1], span, depth, self.outline.path)
             if is_prose:
                 self._add_prose(line)
-        return self.prose_groups(), self.rows
+                self.tree.paragraph(span, len(self.outline.stack))
+        return self.prose_groups(), self.rows, self.tree.lists()
 
     def _heading(self, line: _Line, following: _Line | None) -> tuple[tuple[str, str] | None, bool]:
         """(heading to enter, whether the line is also prose)."""
@@ -232,78 +234,11 @@ class _Parser:
     def prose_groups(self) -> list[_Group]:
         return [g for g in self.groups if g.lines]
 
-    def _table_regions(self) -> tuple[dict[int, tuple[_Line, str]], set[int]]:
-        """Rows of every table: line index -> (header line, table title); and title lines.
-
-        A table starts at a tab-separated line with at least three cells and runs over the
-        following tab-separated lines; a few non-table lines may interrupt it (page breaks
-        put footnotes and the title between rows). The title is a short line inside or right
-        before the table, else the current section heading.
-        """
-        regions: dict[int, tuple[_Line, str]] = {}
-        titles: set[int] = set()
-        n = len(self.lines)
-        i = 0
-        while i < n:
-            if not _is_table_line(self.raw(self.lines[i])):
-                i += 1
-                continue
-            members = [i]
-            j, gap = i + 1, 0
-            while j < n and gap <= 4:
-                if _is_table_line(self.raw(self.lines[j])):
-                    members.append(j)
-                    gap = 0
-                else:
-                    gap += 1
-                j += 1
-            if len(members) < 3:
-                i = members[-1] + 1
-                continue
-            around = [k for k in range(max(i - 2, 0), members[-1]) if k not in members]
-            title_at = next((k for k in around if _is_table_title(self.lines[k])), None)
-            title = ""
-            if title_at is not None:
-                titles.add(title_at)
-                title = self.lines[title_at].text
-            for k in members:
-                regions[k] = (self.lines[i], title)
-            i = members[-1] + 1
-        return regions, titles
-
-    def _add_row(self, line: _Line, header: _Line, title: str) -> None:
+    def _add_row(self, line: _Line, table: Table, row: Row) -> None:
         heading = self.outline.path
-        rendered = render_row(self.raw(header), self.raw(line), title or (heading[-1:] or ("",))[0])
-        if rendered:
-            self.rows.append(_Row(line, heading, rendered))
-
-
-def _is_table_title(line: _Line) -> bool:
-    text = line.text
-    return 2 <= line.words <= MAX_HEADING_WORDS and text[0].isupper() and text[-1] not in ".:;,"
-
-
-def _is_value_header(cell: str) -> bool:
-    return bool(re.fullmatch(r"[\d./\-–% ]+|(?:19|20)\d\d\w*", cell))
-
-
-def render_row(header_raw: str, row_raw: str, title: str) -> str:
-    """'Title — Category — Indicator (%): 2013: 37; 2015: 50' from a header and a row."""
-    header = _cells(header_raw)
-    cells = _cells(row_raw)
-    cells += [""] * (len(header) - len(cells))
-    n_keys = next((i for i, h in enumerate(header) if _is_value_header(h)), 1) or 1
-    keys = [strip_superscripts(c) for c in cells[:n_keys] if c and c not in "-_–—"]
-    values = [
-        f"{strip_superscripts(h) or f'column {i + 1}'}: {strip_superscripts(v)}"
-        for i, (h, v) in enumerate(zip(header, cells, strict=False))
-        if i >= n_keys and v and v not in "-_–—"
-    ]
-    extra = [strip_superscripts(v) for v in cells[len(header) :] if v]
-    if not keys or not (values or extra):
-        return ""
-    label = " — ".join(k for k in (strip_superscripts(title), *keys) if k)
-    return f"{label}: {'; '.join(values + extra)}"
+        title = (heading[-1:] or ("",))[0]
+        record = json.dumps(row_record(table, row, title), ensure_ascii=False)
+        self.rows.append(_Row(line, heading, render_row(table, row, title), record))
 
 
 def chunk_document(
@@ -315,14 +250,25 @@ def chunk_document(
 ) -> list[Chunk]:
     """Chunk one document. `count_tokens` sizes chunks (tiktoken); `count_embed_tokens` and
     `max_embed_tokens` are the embedder's own tokenizer and limit, enforced as a hard bound."""
-    groups, rows = _Parser(document).parse()
+    groups, rows, lists = _Parser(document).parse()
     builder = _Builder(document, config, count_tokens, count_embed_tokens, max_embed_tokens)
     for row in rows:
-        builder.add(row.heading, [Span(row.line.start, row.line.end, row.line.text)], row.rendered)
+        span = Span(row.line.start, row.line.end, row.line.text)
+        builder.add_unit(row.heading, span, row.rendered, "table_row", row.record)
+    for found in lists:
+        first = found.items[0]
+        span = Span(first.start, first.end, document.text[first.start : first.end])
+        record = json.dumps(
+            {"title": found.title, "kind": found.kind,
+             "items": [{"label": i.label, "raw": document.text[i.start : i.end], "start": i.start,
+                        "end": i.end} for i in found.items]},
+            ensure_ascii=False,
+        )  # fmt: skip
+        builder.add_unit(found.heading, span, render_list(found, document.short_title), "list", record)
     for group in groups:
         for spans in _pack(group, config, count_tokens):
-            builder.add(group.heading, spans, None)
-    return sorted(builder.chunks, key=lambda c: (c.start, c.end))
+            builder.add(group.heading, spans)
+    return sorted(builder.chunks, key=lambda c: (c.start, c.end, c.kind))
 
 
 def _group_sentences(group: _Group) -> list[Span]:
@@ -368,18 +314,28 @@ def _split_long(span: Span, config: ChunkingConfig, count: TokenCounter) -> list
 
 
 def _halve(span: Span, fits: Callable[[Span], bool]) -> list[Span]:
-    """Cut a span at the word boundary nearest its middle until every piece fits."""
-    if fits(span) or len(span.text.split()) < 2:
-        return [span]
+    """Cut a span at the word boundary nearest its middle (at the middle character when it
+    has no spaces) until every piece fits: hostile text becomes more pieces, never an error."""
     text = span.text
+    if fits(span) or len(text) < 2:
+        return [span]
     middle = len(text) // 2
     cut = text.rfind(" ", 0, middle)
     if cut <= 0:
         cut = text.find(" ", middle)
-    left = Span(span.start, span.start + len(text[:cut].rstrip()), text[:cut].rstrip())
+    if cut <= 0:
+        cut = middle
+    head = text[:cut].rstrip()
+    left = Span(span.start, span.start + len(head), head)
     rest = text[cut:].lstrip()
     right = Span(span.end - len(rest), span.end, rest)
     return _halve(left, fits) + _halve(right, fits)
+
+
+def _short_heading(title: str) -> str:
+    words = strip_superscripts(title).split()
+    cut = " ".join(words[:MAX_PATH_WORDS])
+    return cut[:200] + ("…" if len(words) > MAX_PATH_WORDS or len(cut) > 200 else "")
 
 
 class _Builder:
@@ -404,43 +360,51 @@ class _Builder:
     def embed_text(self, heading: tuple[str, ...], passage: str) -> str:
         if not self.config.heading_in_embedding:
             return passage
-        context = " > ".join(strip_superscripts(h) for h in (self.doc.short_title, *heading))
+        context = " > ".join(_short_heading(h) for h in (self.doc.short_title, *heading))
         return f"{context}\n{passage}"
 
-    def add(self, heading: tuple[str, ...], spans: list[Span], rendered: str | None) -> None:
+    def fits(self, heading: tuple[str, ...], passage: str) -> bool:
+        return self.count_embed(self.embed_text(heading, passage)) <= self.max_embed
+
+    def add(self, heading: tuple[str, ...], spans: list[Span]) -> None:
+        """Prose: split again (by sentences, then words, then characters) until it fits."""
         start, end = spans[0].start, spans[-1].end
         text = self.doc.text[start:end]
-        passage = rendered or text
-        embed = self.embed_text(heading, passage)
-        if self.count_embed(embed) > self.max_embed:
+        if not self.fits(heading, text):
             if len(spans) > 1:
                 middle = len(spans) // 2
-                self.add(heading, spans[:middle], None)
-                self.add(heading, spans[middle:], None)
+                self.add(heading, spans[:middle])
+                self.add(heading, spans[middle:])
                 return
-            if rendered is None and len(text.split()) > 1:
-                whole = Span(start, end, text)
-                pieces = _halve(
-                    whole,
-                    lambda s: self.count_embed(self.embed_text(heading, s.text)) <= self.max_embed,
-                )
+            if not self.fits(heading, "x"):  # a heading path alone can be too long
+                heading = heading[-1:] if self.fits(heading[-1:], "x") else ()
+            pieces = _halve(Span(start, end, text), lambda s: self.fits(heading, s.text))
+            if len(pieces) > 1:
                 for piece in pieces:
-                    self.add(heading, [piece], None)
+                    self.add(heading, [piece])
                 return
-            heading = heading[-1:]  # a heading path alone can be too long: keep the nearest
-            embed = self.embed_text(heading, passage)
-            if self.count_embed(embed) > self.max_embed:
-                raise ValueError(f"{self.doc.source}: a unit of text exceeds the embedder limit")
+        self._emit(heading, Span(start, end, text), text, "text", "")
+
+    def add_unit(self, heading: tuple[str, ...], span: Span, rendered: str,
+                 kind: Literal["table_row", "list"], record: str) -> None:  # fmt: skip
+        """A table row or a list: one unit whose rendered text is shortened, never split."""
+        if not self.fits(heading, rendered):
+            heading = heading[-1:] if self.fits(heading[-1:], rendered) else ()
+        while not self.fits(heading, rendered) and len(rendered) > 40:
+            rendered = rendered[: int(len(rendered) * 0.8)].rsplit(" ", 1)[0] + " …"
+        self._emit(heading, span, rendered, kind, record)
+
+    def _emit(self, heading: tuple[str, ...], span: Span, passage: str,
+              kind: Literal["text", "table_row", "list"], record: str) -> None:  # fmt: skip
+        embed = self.embed_text(heading, passage)
         chunk_id = chunk_key(self.doc.source, embed)
         suffix = 1
         while chunk_id in self.seen:  # the same passage twice in one document
             suffix += 1
             chunk_id = chunk_key(self.doc.source, f"{embed}\x00{suffix}")
         self.seen.add(chunk_id)
-        kind: Literal["text", "table_row"] = "table_row" if rendered else "text"
-        self.chunks.append(
-            Chunk(chunk_id, self.doc.source, text, start, end, heading, kind, passage, embed)
-        )
+        self.chunks.append(Chunk(chunk_id, self.doc.source, span.text, span.start, span.end,
+                                 heading, kind, passage, embed, record))  # fmt: skip
 
 
 def chunk_key(source: str, content: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from statistics import median
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,10 +16,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.answer import Answer
+from assistant.answer import FIGURE, Answer, figures, ungrounded_figures
 
-KINDS = ("number", "name", "date", "list", "definition", "paraphrase", "multi_doc", "follow_up",
-         "unanswerable")  # fmt: skip
+KINDS = ("number", "table", "name", "date", "list", "definition", "paraphrase", "multi_doc",
+         "follow_up", "unanswerable")  # fmt: skip
 
 
 class Case(BaseModel):
@@ -35,6 +36,7 @@ class Case(BaseModel):
     kind: Literal[KINDS]  # type: ignore[valid-type]
     history: list[dict[str, str]] = Field(default_factory=list)
     split: Literal["dev", "test"] = "dev"
+    column: str = ""  # a table column (e.g. "2020"): the answer must tie no other figure to it
 
     @property
     def answerable(self) -> bool:
@@ -59,13 +61,53 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def answer_correct(text: str, abstained: bool, answers: Sequence[str], match: str) -> bool:
-    """Not abstained, and contains the expected strings (any or all, case-insensitive)."""
+def answer_correct(
+    text: str, abstained: bool, answers: Sequence[str], match: str, column: str = ""
+) -> bool:
+    """Not abstained, contains the expected strings (any or all, case-insensitive), and,
+    when a column is asked, ties no other figure to that column."""
     if abstained or not answers:
         return False
     body = _norm(text)
     found = [_norm(a) in body for a in answers]
-    return all(found) if match == "all" else any(found)
+    if not (all(found) if match == "all" else any(found)):
+        return False
+    expected = set().union(*(figures(a) for a in answers))
+    return not column or not expected or set(tied_figures(text, column)) <= expected
+
+
+_TIE_END = re.compile(r"[;\n]|\.(?:\s|$)")
+_TIE_VERB = re.compile(r"\s(?:is|was|are|were|reach(?:es)?)\s|:\s")
+
+
+def tied_figures(text: str, column: str) -> list[str]:
+    """The figure an answer gives for a column, at each mention of it: the first figure after
+    the column label ("2020: 79", "the 2020 target for X is 73%"), within its clause."""
+    tied = []
+    plain = re.sub(r"\[\d{1,3}\]", "", text)
+    for m in re.finditer(rf"(?<![\w.]){re.escape(column)}(?![\w])", plain):
+        rest = plain[m.end() :]
+        end = _TIE_END.search(rest)
+        window = rest[: end.start()] if end else rest
+        verb = _TIE_VERB.search(window)
+        if verb:
+            window = window[verb.end() - 1 :]
+        found = FIGURE.search(window)
+        if found:
+            tied.append(found.group(0).replace(",", ""))
+    return tied
+
+
+def first_sentence(text: str) -> str:
+    """The answer's first sentence (a list's items, joined by semicolons, stay in it)."""
+    m = re.match(r"(.+?[.!?])(?:\s+(?=[A-Z“\"(])|$)", text.strip(), flags=re.S)
+    return m.group(1) if m else text
+
+
+def holds_answer(text: str, answers: Sequence[str], match: str) -> bool:
+    body = _norm(text)
+    found = [_norm(a) in body for a in answers]
+    return bool(found) and (all(found) if match == "all" else any(found))
 
 
 def span_supports(
@@ -114,6 +156,9 @@ class CaseResult:
     confidence: float
     seconds: float
     citations: list[dict[str, Any]] = field(default_factory=list)
+    figures_grounded: bool = True  # every figure of the answer is in one of its cited quotes
+    first_sentence_holds: bool = False  # the first sentence holds the expected answer
+    length: int = 0  # characters of the answer (0 when it abstained)
 
 
 def quote_spans(case: Case, read: Callable[[str], str]) -> list[tuple[str, int, int]]:
@@ -130,7 +175,7 @@ def score_case(case: Case, answer: Answer, passages: list[tuple[str, int, int]],
                quotes: list[tuple[str, int, int]], seconds: float) -> CaseResult:  # fmt: skip
     cited = [(c.source, c.passage_start, c.passage_end) for c in answer.citations]
     if case.answerable:
-        correct = answer_correct(answer.text, answer.abstained, case.answers, case.match)
+        correct = answer_correct(answer.text, answer.abstained, case.answers, case.match, case.column)
     else:
         correct = answer.abstained
     return CaseResult(
@@ -146,6 +191,10 @@ def score_case(case: Case, answer: Answer, passages: list[tuple[str, int, int]],
         confidence=answer.confidence,
         seconds=seconds,
         citations=[asdict(c) for c in answer.citations],
+        figures_grounded=answer.abstained or not ungrounded_figures(answer.text, answer.citations),
+        first_sentence_holds=correct and case.answerable
+        and holds_answer(first_sentence(answer.text), case.answers, case.match),
+        length=0 if answer.abstained else len(answer.text),
     )
 
 
@@ -182,6 +231,8 @@ def summarize(results: Sequence[CaseResult], k: int = 5) -> dict[str, float]:
         return sum(1 for x in items if test(x)) / len(items) if items else 0.0
 
     latencies = [r.seconds for r in results]
+    answered = [r for r in results if not r.abstained]
+    right = [r for r in answerable if r.correct]
     return {
         "cases": len(results),
         "answerable": len(answerable),
@@ -194,6 +245,9 @@ def summarize(results: Sequence[CaseResult], k: int = 5) -> dict[str, float]:
         "abstention_accuracy": share(unanswerable, lambda r: r.abstained),
         "false_abstention_rate": share(answerable, lambda r: r.abstained),
         "overall_accuracy": share(results, lambda r: r.correct),
+        "numeric_grounding": share(answered, lambda r: r.figures_grounded),
+        "first_sentence_answer": share(right, lambda r: r.first_sentence_holds),
+        "median_answer_chars": float(median([r.length for r in answered])) if answered else 0.0,
         "latency_p50": percentile(latencies, 50),
         "latency_p95": percentile(latencies, 95),
     }

@@ -1,154 +1,66 @@
-"""The `extractive` answerer (default, no model): answer with the source's own sentences.
+"""The `extractive` answerer (default, no model): answer with the source's own words.
 
-Every sentence of the retrieved passages (every row, for tables) is scored against the
-question by meaning (embedding similarity, with its section heading as context), by the
-rarity-weighted share of the question's words it contains, by whether it holds the kind of
-fact asked for (a figure, a date, a name) and the year asked about. Compound questions are
-split and each part gets its own sentence. The answer quotes the best sentences, grouped by
-document, so that sources which disagree are each named with their date.
-
-Whether to answer at all is a logistic model over a few evidence features (best score,
-coverage of the question's words, the rarest question word that the evidence lacks, a year
-asked about but absent, passage similarity). Its weights are fitted on the eval dev split by
-`evals/calibrate.py`, never per question.
+For each part of the question (compound questions are split): analyse what is asked
+(`question.py`), score the passages' units against it (`evidence.py`), decide whether the
+evidence answers it (a logistic model over named features, fitted on the dev split by
+`evals/calibrate.py` and read from `answerer_weights.json`), then compose the answer with
+the fact first (`compose.py`). `evals/calibrate.py` runs this same code with the gate off.
 """
 
 from __future__ import annotations
 
-import math
-import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from langchain_core.documents import Document
 
-from assistant.answer import Draft, passage_span
+from assistant import compose, evidence
+from assistant.answer import Draft
 from assistant.condense import decompose
-from assistant.text import Span, normalise_spelling, split_sentences, strip_superscripts, terms
+from assistant.evidence import Idf, Unit, Weights
+from assistant.question import Ask, analyse
+from assistant.text import terms, words
 
 EmbedMany = Callable[[list[str]], list[list[float]]]
-Idf = Callable[[str], float]
-
-_WANTS_NUMBER = re.compile(
-    r"\b(how (many|much|far|large|big|high|long)|what (percentage|proportion|share|rate|ratio|number|"
-    r"target|level|amount|value|figure|fraction|portion|cut|reduction|increase)|percent|per ?cent|"
-    r"number of|by how much|how fast)\b|%",
-    re.IGNORECASE,
-)
-_WANTS_DATE = re.compile(
-    r"\b(when|what (year|date|month|day)|which (year|date|month)|since when)\b", re.I
-)
-_WANTS_NAME = re.compile(r"\b(who|whom|which (ministry|company|companies|city|cities|department|"
-                         r"organi[sz]ation|official|body|country|countries))\b", re.I)  # fmt: skip
-_HAS_NUMBER = re.compile(r"\d")
-_HAS_DATE = re.compile(
-    r"\b(19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|October|"
-    r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b"
-)
-_HAS_NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+")
-# A year the question asks about ("by 2020", "in 2013", "the 2025 target"), as opposed to a
-# year that is part of a name ("Made in China 2025": the word before it is capitalised).
-_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
-_YEAR_BEFORE = re.compile(r"\b(?:by|in|for|from|to|until|till|since|during|before|after|between|and|"
-                          r"through|of|the|a)\s+$", re.IGNORECASE)  # fmt: skip
-_YEAR_AFTER = re.compile(r"^\s+(?:target|value|baseline|figure|level|goal|rate)", re.IGNORECASE)
-_NAME_BEFORE = re.compile(r"[A-Z][A-Za-z]*\s+$")
-
-# Words that say what kind of answer is wanted rather than what it is about.
-QUESTION_WORDS = frozenset(
-    """
-    many much date day dated describe described mention mentioned quote quoted according say
-    said says refer refers call called name named list give given exact exactly kind type
-    roughly approximately figure number
-    """.split()  # noqa: SIM905
-)
-
-_POINTS_BACK = re.compile(
-    r"^(It|They|These|Those|This|Such|Them|Their|Its|Among them|Of these|In addition|Specifically|"
-    r"Namely|That is)\b"
-)
-
-FEATURES = (
-    "bias",
-    "best",
-    "coverage_unit",
-    "coverage_all",
-    "missing_rare",
-    "year_missing",
-    "passage",
-)
+ABOUT_ROW = 0.5  # share of the question's weighted terms a table row must hold to be "the" row
+MISSING_WHAT = {
+    "number": "give no figure for it",
+    "money": "give no amount of money for it",
+    "date": "give no date for it",
+    "person": "name no person for it",
+    "place": "name no place for it",
+    "organisation": "name no organisation for it",
+}
 
 
 @dataclass(frozen=True)
-class Weights:
-    """How sentences are scored and chosen; tuned on the eval dev split, never per question."""
+class Part:
+    """One part of a question, the units chosen for it, and the evidence features."""
 
-    dense: float = 0.45
-    lexical: float = 0.35
-    context: float = 0.10
-    passage: float = 0.10
-    answer_type: float = 0.08
-    year: float = 0.10
-    keep_within: float = 0.05  # more sentences from one document must score this close
-    other_document_within: float = 0.10  # a second document is quoted if this close
-    # Logistic model of "the best sentence answers the question", one weight per FEATURES.
-    confidence: tuple[float, ...] = (-0.83, 2.48, 1.73, -0.26, -0.64, -2.38, 0.01)
-
-
-@dataclass(frozen=True)
-class Unit:
-    passage: int  # 1-based index into the passages
-    span: Span  # exact source span (the quote)
-    display: str  # what the answer shows
-    context: str  # heading and title, for meaning and for keyword coverage
-
-
-@lru_cache(maxsize=50_000)
-def term_set(text: str) -> frozenset[str]:
-    """The content terms of a text; memoised, since the same sentences are scored again and
-    again (cheap pass, full pass, and later questions about the same passages)."""
-    return frozenset(terms(normalise_spelling(text)))
-
-
-def temporal_years(question: str) -> set[str]:
-    years = set()
-    for match in _YEAR.finditer(question):
-        before, after = question[: match.start()], question[match.end() :]
-        if _NAME_BEFORE.search(before) and not _YEAR_BEFORE.search(before):
-            continue
-        if _YEAR_BEFORE.search(before) or _YEAR_AFTER.match(after):
-            years.add(match.group(0))
-    return years
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
+    ask: Ask
+    picks: tuple[int, ...]  # unit indices, best first
+    features: dict[str, float]
+    weighted: dict[str, float]
+    list_passage: int | None = None
 
 
 class ExtractiveAnswerer:
     """See the module docstring. `embed` embeds texts in a batch; `idf` weighs a term."""
 
     name = "extractive"
+    description = "offline extractive answerer (quotes the documents)"
 
-    def __init__(
-        self,
-        embed: EmbedMany,
-        idf: Idf,
-        threshold: float,
-        max_sentences: int = 3,
-        weights: Weights | None = None,
-        sentence_candidates: int = 10,
-    ) -> None:
+    def __init__(self, embed: EmbedMany, idf: Idf, weights: Weights, threshold: float | None = None,
+                 max_sentences: int = 3, sentence_candidates: int = 10) -> None:  # fmt: skip
         self.embed = embed
-        self.sentence_candidates = sentence_candidates
         self.idf = idf
-        self.threshold = threshold
+        self.weights = weights
+        self.threshold = weights.threshold if threshold is None else threshold
         self.max_sentences = max_sentences
-        self.weights = weights or Weights()
+        self.sentence_candidates = sentence_candidates
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -164,171 +76,143 @@ class ExtractiveAnswerer:
                 self._cache.popitem(last=False)
             return np.stack([self._cache[t] for t in texts])
 
-    @staticmethod
-    def units(passages: list[Document]) -> list[Unit]:
-        out: list[Unit] = []
-        for n, doc in enumerate(passages, start=1):
-            meta = doc.metadata
-            heading = meta.get("heading", "").split(" > ")[-1]
-            context = strip_superscripts(f"{heading} {meta.get('short_title', '')}")
-            span = passage_span(doc)
-            if meta.get("kind") == "table_row":
-                out.append(Unit(n, span, doc.page_content, context))
-                continue
-            restates = set(terms(meta.get("heading", "").split(" > ")[-1]))
-            position = 0
-            for line in span.text.splitlines(keepends=True):
-                for sentence in split_sentences(line, offset=span.start + position):
-                    words = set(terms(sentence.text))
-                    # skip fragments, and lead sentences that only repeat their own heading
-                    if len(sentence.text.split()) >= 3 and not (words and words <= restates):
-                        out.append(Unit(n, sentence, " ".join(sentence.text.split()), context))
-                position += len(line)
-        return out
+    # -- analysis ------------------------------------------------------------------------
 
-    @staticmethod
-    def extend(units: list[Unit], i: int, passages: list[Document]) -> Unit:
-        """Join the next sentence when it continues this one: this one is short or ends in a
-        colon, or the next opens by pointing back ("They ...", "These ...")."""
-        unit = units[i]
-        if i + 1 >= len(units) or units[i + 1].passage != unit.passage:
-            return unit
-        following = units[i + 1]
-        short = len(unit.display.split()) < 15 or unit.display.endswith(":")
-        if not (short or _POINTS_BACK.match(following.display)):
-            return unit
-        whole = passage_span(passages[unit.passage - 1])
-        text = whole.text[unit.span.start - whole.start : following.span.end - whole.start]
-        return Unit(unit.passage, Span(unit.span.start, following.span.end, text),
-                    f"{unit.display} {following.display}", unit.context)  # fmt: skip
-
-    def _weighted_terms(self, question: str) -> dict[str, float]:
-        wanted = set(terms(normalise_spelling(question))) - QUESTION_WORDS
-        return {t: self.idf(t) for t in wanted}
-
-    @staticmethod
-    def _coverage(weighted: dict[str, float], text: str) -> float:
-        total = sum(weighted.values())
-        if not total:
-            return 0.0
-        present = term_set(text)
-        return sum(w for t, w in weighted.items() if t in present) / total
-
-    def _scores(self, question: str, units: list[Unit], unit_vectors: np.ndarray,
-                question_vector: np.ndarray, passages: list[Document]) -> np.ndarray:  # fmt: skip
-        w = self.weights
-        weighted = self._weighted_terms(question)
-        dense = unit_vectors @ question_vector
-        lexical = np.array([self._coverage(weighted, u.display) for u in units])
-        context = np.array([self._coverage(weighted, f"{u.context} {u.display}") for u in units])
-        prior = np.array(
-            [float(passages[u.passage - 1].metadata.get("dense_score", 0.0)) for u in units]
-        )
-        kind = np.zeros(len(units))
-        for pattern, wants in (
-            (_HAS_NUMBER, _WANTS_NUMBER),
-            (_HAS_DATE, _WANTS_DATE),
-            (_HAS_NAME, _WANTS_NAME),
-        ):
-            if wants.search(question):
-                kind += np.array([1.0 if pattern.search(u.display) else 0.0 for u in units])
-        years = temporal_years(question)
-        year = np.array(
-            [1.0 if years and all(y in u.display for y in years) else 0.0 for u in units]
-        )
-        return (w.dense * dense + w.lexical * lexical + w.context * context + w.passage * prior
-                + w.answer_type * np.minimum(kind, 1.0) + w.year * year)  # fmt: skip
-
-    def features(
-        self, question: str, unit: Unit, score: float, passages: list[Document]
-    ) -> list[float]:
-        """Evidence that `unit` answers `question`; see FEATURES."""
-        weighted = self._weighted_terms(question)
-        doc = passages[unit.passage - 1]
-        own = f"{unit.context} {unit.display} {doc.page_content} {doc.metadata.get('heading', '')}"
-        everything = " ".join(
-            f"{d.page_content} {d.metadata.get('heading', '')} {d.metadata.get('title', '')}"
-            for d in passages
-        )
-        present = term_set(own)
-        top = max(weighted.values(), default=1.0) or 1.0
-        missing = max((v for t, v in weighted.items() if t not in present), default=0.0) / top
-        years = temporal_years(question)
-        year_missing = 1.0 if any(y not in unit.display for y in years) else 0.0
-        return [1.0, score, self._coverage(weighted, f"{unit.context} {unit.display}"),
-                self._coverage(weighted, everything), missing, year_missing,
-                float(doc.metadata.get("dense_score", 0.0))]  # fmt: skip
-
-    def analyse(
-        self, question: str, passages: list[Document]
-    ) -> tuple[list[Unit], list[int], list[list[float]]]:
-        """The units, the chosen ones (indices), and the evidence features of each part's best."""
-        units = self.units(passages)
-        if not units:
-            return [], [], []
-        parts = decompose(question)
-        vectors = self._vectors(parts)
-        # Only the likeliest sentences are embedded: the cheap (keyword, type, year, passage)
+    def analyse(self, question: str, passages: Sequence[Document]) -> tuple[list[Unit], list[Part]]:
+        """The units and, for each part of the question, what was chosen and why."""
+        found = evidence.units(passages)
+        if not found:
+            return [], []
+        asks = [analyse(p) for p in decompose(question)]
+        vectors = self._vectors([a.text for a in asks])
+        weighted = [evidence.weighted_terms(a, self.idf) for a in asks]
+        # Only the likeliest units are embedded: the cheap (keyword, type, year, passage)
         # score picks them, so a question costs a few embeddings, not one per sentence.
-        blank = np.zeros((len(units), vectors.shape[1]), dtype=np.float32)
+        blank = np.zeros((len(found), vectors.shape[1]), dtype=np.float32)
         keep: set[int] = set()
-        for p, part in enumerate(parts):
-            cheap = self._scores(part, units, blank, vectors[p], passages)
-            keep.update(
-                int(i) for i in np.argsort(-cheap, kind="stable")[: self.sentence_candidates]
-            )
+        for p, ask in enumerate(asks):
+            cheap = evidence.scores(ask, found, blank, vectors[p], passages, weighted[p], self.weights)
+            keep.update(int(i) for i in np.argsort(-cheap, kind="stable")[: self.sentence_candidates])
         candidates = sorted(keep)
         unit_vectors = blank.copy()
         unit_vectors[candidates] = self._vectors(
-            [f"{units[i].context}: {units[i].display}" for i in candidates]
+            [f"{found[i].context}: {found[i].display}" for i in candidates]
         )
-        excluded = np.full(len(units), -np.inf)
-        excluded[candidates] = 0.0
-        chosen: list[int] = []
-        features: list[list[float]] = []
-        budget = max(self.max_sentences, len(parts) + 1)
-        for p, part in enumerate(parts):
-            scores = self._scores(part, units, unit_vectors, vectors[p], passages) + excluded
-            order = [int(i) for i in np.argsort(-scores, kind="stable")]
-            best = order[0]
-            features.append(self.features(part, units[best], float(scores[best]), passages))
-            picked = [best]
-            sources = {self._source(passages, units[best])}
-            for i in order[1:]:
-                gap = float(scores[best] - scores[i])
-                new_source = self._source(passages, units[i]) not in sources
-                if gap > (
-                    self.weights.other_document_within if new_source else self.weights.keep_within
-                ):
-                    continue
-                if any(self._same(units[i], units[j]) for j in picked + chosen):
-                    continue
-                picked.append(i)
-                sources.add(self._source(passages, units[i]))
-                if len(picked) >= self.max_sentences:
-                    break
-            chosen.extend(i for i in picked if i not in chosen)
-        return units, chosen[:budget], features
+        mask = np.full(len(found), -np.inf)
+        mask[candidates] = 0.0
+        parts = []
+        for p, ask in enumerate(asks):
+            scored = evidence.scores(ask, found, unit_vectors, vectors[p], passages, weighted[p],
+                                     self.weights) + mask  # fmt: skip
+            parts.append(self._part(ask, found, scored, passages, weighted[p]))
+        return found, parts
 
-    def confidence(self, features: list[list[float]]) -> float:
-        """Probability that the answer is right, from the parts' mean evidence."""
-        mean = np.mean(np.asarray(features), axis=0)
-        return _sigmoid(float(np.dot(self.weights.confidence, mean)))
+    def _part(self, ask: Ask, found: list[Unit], scored: np.ndarray,
+              passages: Sequence[Document], weighted: dict[str, float]) -> Part:  # fmt: skip
+        listed = compose.choose_list(ask, passages, weighted) if ask.answer_type == "list" else None
+        if listed is not None:
+            at = next(i for i, u in enumerate(found) if u.passage == listed and u.kind == "list")
+            scored = scored.copy()
+            scored[at] = max(float(np.max(scored[np.isfinite(scored)], initial=0.0)), 0.0) + 0.01
+        else:
+            scored = np.where([u.kind == "list" for u in found], -np.inf, scored)
+        order = [int(i) for i in np.argsort(-scored, kind="stable") if np.isfinite(scored[i])]
+        if not order:
+            order = [0]
+        best = order[0]
+        picks = [best]
+        sources = {self._source(passages, found[best])}
+        for i in order[1:]:
+            if found[i].kind == "list" or len(picks) >= self.max_sentences:
+                continue
+            new_source = self._source(passages, found[i]) not in sources
+            gap = float(scored[best] - scored[i])
+            margin = self.weights.other_document_within if new_source else self.weights.keep_within
+            if gap > margin or any(self._same(found[i], found[j]) for j in picks):
+                continue
+            picks.append(i)
+            sources.add(self._source(passages, found[i]))
+        features = evidence.features(ask, found[best], float(scored[best]), passages, weighted)
+        return Part(ask, tuple(picks), features, weighted, listed)
 
-    def answer(self, question: str, passages: list[Document]) -> Draft:
-        units, chosen, features = self.analyse(question, passages)
-        if not units:
+    def confidence(self, parts: list[Part]) -> float:
+        return evidence.confidence([p.features for p in parts], self.weights)
+
+    # -- answering -----------------------------------------------------------------------
+
+    def answer(self, question: str, passages: list[Document], gate: bool = True) -> Draft:
+        """The draft answer; with `gate` off (calibration) it never abstains on confidence."""
+        found, parts = self.analyse(question, passages)
+        if not parts:
             return Draft("", abstained=True)
-        confidence = self.confidence(features)
-        if confidence < self.threshold:
-            return Draft("", abstained=True, confidence=confidence)
-        picked = [self.extend(units, i, passages) for i in chosen]
-        return Draft(
-            self._compose(passages, picked), False, {u.passage: u.span for u in picked}, confidence
-        )
+        overall = self.confidence(parts)
+        evidence_row = tuple(evidence.vectorise([p.features for p in parts]))
+        out = compose.Cited()
+        texts: list[str] = []
+        refusals: list[compose.Refusal] = []
+        for part in parts:
+            sure = not gate or self.confidence([part]) >= self.threshold
+            result = self._compose_part(part, found, passages, out) if sure else None
+            if isinstance(result, str):
+                texts.append(result)
+            else:
+                refusals.append(result or compose.Refusal(self.reason(part, found, passages)))
+        if not texts:
+            focus = next((r.passage for r in refusals if r.passage), 0)
+            return Draft("", True, confidence=overall, reason=refusals[0].reason, focus=focus,
+                         evidence=evidence_row, verbatim=True)  # fmt: skip
+        if len(parts) > 1:
+            texts += [f"Not in the documents: {r.reason}" for r in refusals]
+        quotes = {k: span for k, span in enumerate(out.quotes, start=1)}
+        return Draft("\n\n".join(texts), False, quotes, overall, passages=tuple(out.docs),
+                     evidence=evidence_row, verbatim=True)  # fmt: skip
+
+    def _compose_part(self, part: Part, found: list[Unit], passages: Sequence[Document],
+                      out: compose.Cited) -> str | compose.Refusal:  # fmt: skip
+        if part.list_passage is not None:
+            return compose.list_answer(passages[part.list_passage - 1], out)
+        best = found[part.picks[0]]
+        if best.kind == "table_row":
+            about_row = part.features["coverage_unit"] >= ABOUT_ROW
+            cell = compose.cell_answer(part.ask, passages[best.passage - 1], out, about_row)
+            if isinstance(cell, compose.Refusal):
+                return compose.Refusal(cell.reason, best.passage)
+            if cell is not None:
+                return cell
+        first = evidence.extend(found, part.picks[0], passages)
+        chosen = [(first, compose.core(part.ask, first))]
+        sources = {self._source(passages, best)}
+        for i in part.picks[1:]:
+            unit = found[i]
+            source = self._source(passages, unit)
+            if source in sources and len(chosen[0][1].text) > 120:
+                continue  # a long first sentence says enough; other documents still count
+            sources.add(source)
+            chosen.append((unit, compose.core(part.ask, unit)))
+        return compose.sentences_answer(chosen, passages, out)
+
+    def reason(self, part: Part, found: list[Unit], passages: Sequence[Document]) -> str:
+        """One line on what the closest evidence lacks."""
+        unit = found[part.picks[0]]
+        doc = passages[unit.passage - 1]
+        own = f"{unit.display} {doc.page_content} {doc.metadata.get('heading', '')}"
+        topic = _topic(part.ask.text, own)
+        f = part.features
+        if part.ask.years and f["year_missing"]:
+            what = f"give nothing for {' or '.join(part.ask.years)}"
+        elif f["slot_noun_missing"]:
+            what = f"name no {part.ask.slot_noun}"
+        elif f["filler_missing"] and part.ask.answer_type in MISSING_WHAT:
+            what = MISSING_WHAT[part.ask.answer_type]
+        else:
+            lacking = _missing_words(part.ask.text, own, part.weighted)
+            what = f"do not mention {lacking}" if lacking else "do not answer this question"
+        if not topic:
+            return "None of the indexed passages answers this question."
+        return f"The documents mention {topic} but {what}."
 
     @staticmethod
-    def _source(passages: list[Document], unit: Unit) -> str:
+    def _source(passages: Sequence[Document], unit: Unit) -> str:
         return str(passages[unit.passage - 1].metadata["source"])
 
     @staticmethod
@@ -336,15 +220,45 @@ class ExtractiveAnswerer:
         """One sentence per passage; the same sentence met twice (overlapping chunks) once."""
         return a.passage == b.passage or (a.span.start == b.span.start and a.display == b.display)
 
-    @staticmethod
-    def _compose(passages: list[Document], chosen: list[Unit]) -> str:
-        by_source: dict[str, list[Unit]] = {}
-        for unit in chosen:
-            by_source.setdefault(passages[unit.passage - 1].metadata["source"], []).append(unit)
-        lines = []
-        for units in by_source.values():
-            meta = passages[units[0].passage - 1].metadata
-            date = f" ({meta['date']})" if meta.get("date") else ""
-            body = " ".join(f"{u.display} [{u.passage}]" for u in units)
-            lines.append(f"According to {meta.get('short_title') or meta['title']}{date}: {body}")
-        return "\n\n".join(lines)
+
+def _topic(question: str, evidence_text: str) -> str:
+    """The longest run of the question's words that the evidence also holds."""
+    present = set(terms(evidence_text))
+    tokens = question.rstrip("?").split()
+    best: list[str] = []
+    run: list[str] = []
+    for token in tokens:
+        content = terms(token)
+        if content and all(t in present for t in content):
+            run.append(token)
+        elif not content and run and not words(token) == []:
+            run.append(token)  # a stopword inside a run ("centre for robots")
+        else:
+            run = []
+        trimmed = _trim(run)
+        if len(trimmed) > len(best):
+            best = trimmed
+    return " ".join(best) if len(best) >= 1 and terms(" ".join(best)) else ""
+
+
+def _trim(run: list[str]) -> list[str]:
+    """No stopwords at the ends of a topic."""
+    lo, hi = 0, len(run)
+    while lo < hi and not terms(run[lo]):
+        lo += 1
+    while hi > lo and not terms(run[hi - 1]):
+        hi -= 1
+    return run[lo:hi]
+
+
+def _missing_words(question: str, evidence_text: str, weighted: dict[str, float]) -> str:
+    present = set(terms(evidence_text))
+    missing = sorted((w for t, w in weighted.items() if t not in present), reverse=True)
+    if not missing:
+        return ""
+    top = missing[0]
+    for token in question.rstrip("?").split():
+        stems = terms(token)
+        if stems and stems[0] not in present and weighted.get(stems[0]) == top:
+            return f"“{token.strip(',.;:')}”"
+    return ""

@@ -87,27 +87,37 @@ def _load_pdf(data: bytes) -> str:
 
 
 def _load_docx(data: bytes) -> str:
+    """Paragraphs (headings as markdown) and tables (as pipe tables), in document order."""
     import io
     import zipfile
 
     import docx
     from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise LoadError(f"unreadable DOCX ({exc.__class__.__name__})") from exc
-    lines: list[str] = []
-    for paragraph in document.paragraphs:
-        style = (paragraph.style.name if paragraph.style is not None else "") or ""
-        level = re.match(r"Heading (\d)", style)
-        text = paragraph.text.strip()
-        if not text:
-            continue
-        lines.append(f"{'#' * int(level.group(1))} {text}" if level else text)
-    for table in document.tables:
-        lines.extend("\t".join(cell.text.strip() for cell in row.cells) for row in table.rows)
-    return "\n\n".join(lines)
+    blocks: list[str] = []
+    for element in document.element.body.iterchildren():
+        tag = element.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            paragraph = Paragraph(element, document)
+            style = (paragraph.style.name if paragraph.style is not None else "") or ""
+            level = re.match(r"Heading (\d)", style)
+            text = paragraph.text.strip()
+            if text:
+                blocks.append(f"{'#' * int(level.group(1))} {text}" if level else text)
+        elif tag == "tbl":
+            rows = [[" ".join(cell.text.split()).replace("|", "/") for cell in row.cells]
+                    for row in Table(element, document).rows]  # fmt: skip
+            if rows:
+                lines = [f"| {' | '.join(cells)} |" for cells in rows]
+                lines.insert(1, "|" + "---|" * len(rows[0]))
+                blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 LOADERS: dict[str, tuple[str, Callable[[bytes], str]]] = {
@@ -176,9 +186,21 @@ def corpus_files(corpus_dir: Path, exclude: tuple[str, ...]) -> list[Path]:
         relative = path.relative_to(corpus_dir)
         if any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in exclude):
             continue
-        if path.is_file():
+        if path.is_file() or path.is_symlink():
             files.append(path)
     return files
+
+
+def outside_reason(path: Path, corpus_dir: Path) -> str:
+    """Why a path may not be read as part of the corpus ('' when it may): the corpus is a
+    boundary, so symlinks, and anything that resolves outside the folder, are refused."""
+    relative = path.relative_to(corpus_dir)
+    for depth in range(1, len(relative.parts) + 1):
+        if (corpus_dir / Path(*relative.parts[:depth])).is_symlink():
+            return "a symbolic link (the corpus only reads its own files)"
+    if not path.resolve().is_relative_to(corpus_dir.resolve()):
+        return "resolves outside the corpus folder"
+    return ""
 
 
 def load_corpus(corpus_dir: Path, exclude: tuple[str, ...] = ()) -> LoadResult:
@@ -190,6 +212,10 @@ def load_corpus(corpus_dir: Path, exclude: tuple[str, ...] = ()) -> LoadResult:
     skipped: list[SkippedFile] = []
     for path in corpus_files(corpus_dir, exclude):
         source = path.relative_to(corpus_dir).as_posix()
+        if reason := outside_reason(path, corpus_dir):
+            log.warning("skipped %s: %s", source, reason)
+            skipped.append(SkippedFile(source, reason))
+            continue
         try:
             documents.append(load_file(path, source, metadata.get(source, {})))
         except (LoadError, OSError) as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 _SUPERSCRIPT_RE = re.compile(rf"\s*[{SUPERSCRIPTS}]+")
@@ -19,6 +21,7 @@ _ABBREVIATIONS = frozenset(
 _BOUNDARY_RE = re.compile(
     r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])|(?<=;)\s+(?=\S)|(?<=[。！？；])"
 )
+_GLUED = re.compile(r"(?<=[a-z]{3})(?=[A-Z][a-z]{2})")  # "MainDifficulties" from a PDF
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9&'’\-]*|\d+(?:[.,]\d+)*%?|[\u4e00-\u9fff]")
 
 STOPWORDS = frozenset(
@@ -79,7 +82,7 @@ def _trimmed(text: str, start: int, end: int, offset: int) -> Iterator[Span]:
 def words(text: str) -> list[str]:
     """Lower-cased word tokens; CJK characters count as one token each."""
     out = []
-    for word in _WORD_RE.findall(strip_superscripts(text)):
+    for word in _WORD_RE.findall(_GLUED.sub(" ", strip_superscripts(text))):
         word = word.lower()
         if word.endswith(("'s", "’s")):
             word = word[:-2]
@@ -88,23 +91,27 @@ def words(text: str) -> list[str]:
 
 
 def terms(text: str) -> list[str]:
-    """Content terms for keyword matching: words without stopwords, lightly stemmed."""
-    return [stem(w) for w in words(text) if w not in STOPWORDS and w]
+    """Content terms for keyword matching: words without stopwords, spelling normalised,
+    Snowball-stemmed."""
+    return [stem(normalise_spelling(w)) for w in words(text) if w not in STOPWORDS and w]
 
 
+@functools.cache
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@functools.lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """A tiny suffix stemmer: enough to match 'centres'/'centre', 'projects'/'project'."""
+    """Snowball (Porter 2) stem: 'centres'/'centre', 'funding'/'funded' meet."""
     if word.isdigit() or len(word) <= 3:
         return word
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"),
-                         ("s", "")):  # fmt: skip
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix == "s" and word.endswith("ss"):
-                return word
-            return word[: -len(suffix)] + repl
-    return word
+    return str(_stemmer().stemWord(word))
 
 
 def normalise_spelling(text: str) -> str:
     """British and American spellings meet in one form, e.g. 'centre' and 'center'."""
-    return re.sub(r"(?i)\b(cent|fib|met|lit|theat)re(s?)\b", r"\1er\2", text)
+    text = re.sub(r"(?i)\b(cent|fib|met|lit|theat)re(s?)\b", r"\1er\2", text)
+    return re.sub(r"(?i)\b(\w{3,})is(ation|ations|e|es|ed|ing)\b", r"\1iz\2", text)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chunk import Chunk, ChunkingConfig, chunk_document, render_row
+from assistant.chunk import Chunk, ChunkingConfig, chunk_document
 from assistant.load import SourceDocument, load_corpus
 from assistant.offline import go_offline
 
@@ -91,17 +91,27 @@ def test_table_rows_are_rendered_with_headers_and_title(
     assert len(rows) == 12
     broadband = next(c for c in rows if "Broadband" in c.passage)
     assert broadband.passage == (
-        "Key Manufacturing Indicators for 2020 and 2025 — Integration of — "
-        "Broadband penetration (%): 2013: 37; 2015: 50; 2020: 70; 2025: 82"
+        "Key Manufacturing Indicators for 2020 and 2025 — Integration of information technology "
+        "and industrializatio — Broadband penetration (%): 2013: 37; 2015: 50; 2020: 70; 2025: 82"
     )
     assert broadband.text == "Integration of\tBroadband penetration ⁵ (%)\t37\t50\t70\t82"
     assert all(c.passage.startswith("Key Manufacturing Indicators") for c in rows)
+    waste = next(c for c in rows if "solid waste" in c.passage)
+    assert waste.passage.endswith("(%): 2013: 62; 2015: 65; 2020: 73; 2025: 79")
+    rd = next(c for c in rows if "R&D expenditure" in c.passage)
+    assert "2013: not given; 2015: 0.95; 2020: 1.26; 2025: 1.68" in rd.passage
 
 
-def test_render_row_skips_empty_cells() -> None:
-    header = "Category\tIndicator\t2013\t2015"
-    assert render_row(header, "\tOutput (%)\t-\t5", "T") == "T — Output (%): 2015: 5"
-    assert render_row(header, "\t\t\t", "T") == ""
+def test_lists_become_chunks_with_exact_item_spans(corpus_chunks: dict[str, list[Chunk]]) -> None:
+    import json
+
+    text = (CORPUS / "state-council-made-in-china-2025-2015.txt").read_text(encoding="utf-8")
+    lists = [c for c in corpus_chunks["state-council-made-in-china-2025-2015.txt"] if c.kind == "list"]
+    tasks = next(c for c in lists if c.heading[-1:] == ("3. Strategic tasks and priorities",))
+    items = json.loads(tasks.record)["items"]
+    assert len(items) == 9 and items[0]["label"].startswith("(1) Improve national manufacturing")
+    assert all(text[i["start"] : i["end"]] == i["raw"] for i in items)
+    assert "nine items" in tasks.passage
 
 
 def test_sizes_respect_chunk_size_and_embedder_limit(corpus_chunks: dict[str, list[Chunk]]) -> None:

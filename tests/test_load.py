@@ -80,7 +80,7 @@ def test_every_format_loads_and_bad_files_are_skipped(
     assert docs["notes-2019.txt"].title == "Notes 2019" and docs["notes-2019.txt"].date == "2019"
     assert docs["page.html"].title == "Web Title" and "**bold**" in docs["page.html"].text
     assert "Hello PDF world" in docs["report.pdf"].text
-    assert docs["plan.docx"].title == "Quarterly Plan" and "Output\t10%" in docs["plan.docx"].text
+    assert docs["plan.docx"].title == "Quarterly Plan" and "| Output | 10% |" in docs["plan.docx"].text
 
     reasons = {s.source: s.reason for s in result.skipped}
     assert set(reasons) == {
@@ -110,3 +110,21 @@ def test_text_is_kept_byte_for_byte(corpus_copy: Path) -> None:
 def test_missing_corpus_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="corpus folder not found"):
         load_corpus(tmp_path / "nope")
+
+
+def test_symlinks_and_paths_outside_the_corpus_are_skipped(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ok.txt").write_text("A real document about water meters.", encoding="utf-8")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash", encoding="utf-8")
+    (corpus / "passwd-link.txt").symlink_to(secret)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "inner.txt").write_text("Also outside the corpus.", encoding="utf-8")
+    (corpus / "linked-dir").symlink_to(outside, target_is_directory=True)
+    result = load_corpus(corpus)
+    assert [d.source for d in result.documents] == ["ok.txt"]
+    reasons = {s.source: s.reason for s in result.skipped}
+    assert "symbolic link" in reasons["passwd-link.txt"]
+    assert all("root:x" not in d.text for d in result.documents)

@@ -1,0 +1,250 @@
+"""Chain step 3b, composition: the answer's first sentence states the fact asked for.
+
+- A table cell asked by row and column: "The 2020 target for broadband penetration is 70%."
+  An empty cell, or a column the table does not have, is a refusal that says so.
+- A list: every item, each cited at its own heading.
+- Otherwise the sentence that answers; for a figure or a date, only the clause that holds
+  it. Supporting sentences follow. Where two documents are quoted, each is named with its
+  date ("According to ... (2017-03-14), ..."), since the documents disagree in places.
+
+Every function here is pure: units and passages in, text and cited spans out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from langchain_core.documents import Document
+
+from assistant.evidence import Unit, has_filler, record
+from assistant.outline import count_word
+from assistant.question import Ask
+from assistant.text import Span, terms
+
+LONG_SENTENCE_WORDS = 36
+MIN_LIST_MATCH = 0.4  # share of the question's (idf-weighted) terms a list's title must hold
+ITEMS_FACTOR = 0.8  # ... or, discounted by this, its title and items together
+TARGET_WORDS = re.compile(r"\b(target|goal|aim|plan|expected|should|will)\b", re.IGNORECASE)
+
+
+@dataclass
+class Cited:
+    """A composed answer: text whose [k] markers refer to `docs[k-1]` and `quotes[k-1]`."""
+
+    parts: list[str] = field(default_factory=list)
+    docs: list[Document] = field(default_factory=list)
+    quotes: list[Span] = field(default_factory=list)
+
+    def cite(self, doc: Document, quote: Span) -> str:
+        for k, (d, q) in enumerate(zip(self.docs, self.quotes, strict=True), start=1):
+            if d.metadata["chunk_id"] == doc.metadata["chunk_id"] and q == quote:
+                return f"[{k}]"
+        self.docs.append(doc)
+        self.quotes.append(quote)
+        return f"[{len(self.docs)}]"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the documents do not answer, in one line, and the passage to show first."""
+
+    reason: str
+    passage: int = 0  # 1-based; 0 when none in particular
+
+
+# -- tables --------------------------------------------------------------------------------
+
+
+def _value_with_unit(value: str, unit: str) -> str:
+    if unit == "%" and re.fullmatch(r"[\d.,]+", value):
+        return f"{value}%"
+    if unit and unit != "%" and re.fullmatch(r"[\d.,]+", value):
+        return f"{value} {unit}"
+    if len(value.split()) > 4:
+        return f"“{value}”"
+    return value[:1].lower() + value[1:] if value[1:2].islower() else value
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+def cell_answer(ask: Ask, doc: Document, out: Cited, about_row: bool) -> str | Refusal | None:
+    """State the asked cells of a table row, or refuse when the table does not give them.
+
+    None when the question names no column of this row, so that the row is quoted whole.
+    `about_row`: the question names this row (most of its terms are in it); only then is a
+    column the table lacks a reason to refuse."""
+    row = record(doc)
+    cells = {c["column"]: c for c in row.get("cells", [])}
+    if not ask.years or not cells:
+        return None
+    label = _lower_first(row["label"])
+    columns = [y for y in ask.years if y in cells]
+    if not columns:
+        elsewhere = any(y in doc.page_content or y in str(doc.metadata.get("date", ""))
+                        for y in ask.years)  # fmt: skip
+        if elsewhere or not about_row:
+            return None
+        return Refusal(f"The table has no {' or '.join(ask.years)} column for {label}; its "
+                       f"columns are {', '.join(cells)}.")  # fmt: skip
+    empty = [y for y in columns if not cells[y]["value"]]
+    if empty:
+        given = "; ".join(f"{c}: {v['value']}" for c, v in cells.items() if v["value"])
+        return Refusal(f"The table gives no {' or '.join(empty)} figure for {label}"
+                       + (f" (it gives {given})." if given else "."))  # fmt: skip
+    span = Span(int(doc.metadata["start"]), int(doc.metadata["end"]), doc.metadata.get("text", ""))
+    marker = out.cite(doc, span)
+    noun = "target" if TARGET_WORDS.search(ask.text) else "figure"
+    if noun == "figure" and all(int(y) > _year(doc) for y in columns):
+        noun = "target"
+    values = [_value_with_unit(cells[y]["value"], row["unit"]) for y in columns]
+    first = f"The {columns[0]} {noun} for {label} is {values[0]}"
+    first += "".join(f", and the {y} {noun} is {v}" for y, v in zip(columns[1:], values[1:], strict=True))
+    rest = [f"{c}: {v['value'] or 'not given'}" for c, v in cells.items() if c not in columns]
+    context = f" Other columns: {'; '.join(rest)}." if rest else ""
+    return f"{first} {marker}.{context}"
+
+
+def _year(doc: Document) -> int:
+    date = str(doc.metadata.get("date", ""))
+    return int(date[:4]) if date[:4].isdigit() else 0
+
+
+# -- lists ---------------------------------------------------------------------------------
+
+
+def list_passages(passages: Sequence[Document]) -> list[int]:
+    return [i for i, d in enumerate(passages, start=1) if d.metadata.get("kind") == "list"]
+
+
+def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, float]) -> int | None:
+    """The list passage that best names what is asked; a list of the asked size wins."""
+    best, best_score = None, 0.0
+    total = sum(weighted.values()) or 1.0
+    for n in list_passages(passages):
+        doc = passages[n - 1]
+        data = record(doc)
+        title = f"{data.get('title', '')} {doc.metadata.get('heading', '')}"
+        named = set(terms(f"{title} {doc.metadata.get('short_title', '')}"))
+        listed = named | set(terms(doc.page_content))
+        title_share = sum(w for t, w in weighted.items() if t in named) / total
+        all_share = sum(w for t, w in weighted.items() if t in listed) / total
+        score = max(title_share, ITEMS_FACTOR * all_share)
+        if score < MIN_LIST_MATCH:
+            continue  # the list must be about what is asked before its size counts
+        if ask.count is not None:
+            score += 0.6 if len(data.get("items", [])) == ask.count else -0.3
+        score += 0.1 * float(doc.metadata.get("dense_score", 0.0))
+        if score > best_score:
+            best, best_score = n, score
+    return best
+
+
+def list_answer(doc: Document, out: Cited) -> str:
+    """Every item of a list, each cited at its own heading span."""
+    data = record(doc)
+    items = data.get("items", [])
+    title = re.sub(r"^\(?\d{1,2}[.)]\s*|^[IVX]{1,4}\.\s*", "", data.get("title", "")).strip(" :")
+    cited = []
+    for item in items:
+        item_doc = Document(
+            page_content=item["label"],
+            metadata={**doc.metadata, "start": item["start"], "end": item["end"],
+                      "text": item["raw"],
+                      "kind": "list_item"},
+        )  # fmt: skip
+        span = Span(item["start"], item["end"], item_doc.metadata["text"])
+        cited.append(f"{item['label']} {out.cite(item_doc, span)}")
+    head = f"“{title}” has {count_word(len(items))} items" if title else f"There are {count_word(len(items))} items"
+    return f"{head}: " + "; ".join(cited) + "."
+
+
+# -- sentences -----------------------------------------------------------------------------
+
+
+def clauses(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the clauses of a sentence, split at commas, semicolons and colons that
+    are not inside brackets or quotation marks."""
+    pieces, start, depth = [], 0, 0
+    for m in re.finditer(r"[(\[“]|[)\]”]|[,;:]\s+", text):
+        token = m.group(0)
+        if token in "([“":
+            depth += 1
+        elif token in ")]”":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            pieces.append((start, m.start()))
+            start = m.end()
+    pieces.append((start, len(text)))
+    return [(a, b) for a, b in pieces if b > a]
+
+
+def core(ask: Ask, unit: Unit) -> Span:
+    """For a figure or a date in a long sentence, the part that holds it: the sentence from
+    its start up to the clause that holds a filler and most of the question's terms (the
+    clauses before it qualify it: "By 2020, ..."), dropping leading clauses only when that
+    is still long. Clauses after it are left out."""
+    sentence = unit.span
+    if (
+        unit.kind != "text"
+        or ask.answer_type not in ("number", "money", "date")
+        or len(sentence.text.split()) <= LONG_SENTENCE_WORDS
+    ):
+        return sentence
+    pieces = clauses(sentence.text)
+    wanted = set(ask.terms)
+    years = [y for y in ask.years if y in sentence.text]
+    best_key, at = (0, 0), None
+    for i, (a, b) in enumerate(pieces):
+        text = sentence.text[a:b]
+        if not has_filler(ask.answer_type, text) or any(y not in sentence.text[:b] for y in years):
+            continue
+        key = (len(wanted & set(terms(text))) + 1, -i)
+        if key > best_key:
+            best_key, at = key, i
+    if at is None or at == len(pieces) - 1:
+        return sentence
+    lo = 0
+    while len(sentence.text[pieces[lo][0] : pieces[at][1]].split()) > 2 * LONG_SENTENCE_WORDS:
+        lo += 1
+    a, b = pieces[lo][0], pieces[at][1]
+    text = sentence.text[a:b].rstrip(" ,;:")
+    return Span(sentence.start + a, sentence.start + a + len(text), text)
+
+
+def sentence_text(span: Span) -> str:
+    """A quote as a sentence of the answer: one line, capitalised, closed."""
+    text = " ".join(span.text.split()).rstrip(" ,;:")
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "?", "!", "”", '"', ")")) else f"{text}."
+
+
+def with_marker(text: str, marker: str) -> str:
+    """'Sentence.' -> 'Sentence [1].'"""
+    if text and text[-1] in ".?!" and not text.endswith(("...", "…")):
+        return f"{text[:-1]} {marker}{text[-1]}"
+    return f"{text} {marker}"
+
+
+def attribution(doc: Document) -> str:
+    meta = doc.metadata
+    date = f" ({meta['date']})" if meta.get("date") else ""
+    return f"According to {meta.get('short_title') or meta['title']}{date}, "
+
+
+def sentences_answer(chosen: list[tuple[Unit, Span]], passages: Sequence[Document], out: Cited) -> str:
+    """The chosen spans in order, the first being the answer; documents named when two or
+    more are quoted."""
+    sources = {passages[u.passage - 1].metadata["source"] for u, _ in chosen}
+    lines = []
+    for unit, span in chosen:
+        doc = passages[unit.passage - 1]
+        text = unit.display if span == unit.span and unit.kind != "text" else sentence_text(span)
+        text = with_marker(text, out.cite(doc, span))
+        if len(sources) > 1:
+            text = attribution(doc) + _lower_first(text)
+        lines.append(text)
+    return " ".join(lines)

@@ -1,0 +1,238 @@
+"""Chain step 3a, evidence: the units an answer may quote, how well each answers a question,
+and the named features of the chosen evidence that the confidence model weighs.
+
+A unit is a sentence of a retrieved passage (a whole row for a table, a whole list for a
+list passage), with its exact source span. Scoring mixes meaning (embedding similarity, with
+the section heading as context), the rarity-weighted share of the question's terms it holds,
+whether it holds a filler of the type asked for, and the year asked about. The scoring
+weights and the confidence model are data: `answerer_weights.json`, written by
+`evals/calibrate.py` from the dev split.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.documents import Document
+
+from assistant.answer import passage_span
+from assistant.question import Ask
+from assistant.text import Span, normalise_spelling, split_sentences, strip_superscripts, terms
+
+Idf = Callable[[str], float]
+WEIGHTS_FILE = Path(__file__).with_name("answerer_weights.json")
+
+# What counts as a filler of each answer type (types not listed need none).
+FILLERS: dict[str, str] = {
+    "number": r"(?<![\d.])(?!(?:19|20)\d\d\b)\d[\d,.]*\s*%?|(?i:\b(one|two|three|four|five|six|seven|"
+    r"eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|"
+    r"billions?|dozens?|half|double|doubled|tripled|percent)\b)",
+    "money": r"\b(yuan|RMB|renminbi|dollars?|USD|euros?|EUR)\b|[$¥€£]\s?\d",
+    "date": r"\b(?:19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|"
+    r"October|November|December)\b",
+    "person": r"\b(Premier|President|Minister|Vice Premier|Secretary|Director|Chairman|Chairwoman|"
+    r"Mr|Ms|Mrs|Dr|Professor|Prof)\.?\s+[A-Z][a-z]+|\b[A-Z][a-z]+ [A-Z][a-z]{1,9}\s+(said|says|"
+    r"stated|noted|added|told|pointed out)\b|^[A-Z][a-z]+ [A-Z][a-z]+:",
+    "place": r"\b[A-Z][a-z]+\s+(Province|City|Municipality|District|Prefecture|Region|County)\b|"
+    r"\b(in|at|from|of)\s+(Beijing|Shanghai|Tianjin|Chongqing|Guangzhou|Shenzhen|Wuhan|Hangzhou|"
+    r"Nanjing|Chengdu|Xi'an|Ningbo|Suzhou|Qingdao|Dalian|Shenyang|Harbin|Changsha|Hefei|Fujian|"
+    r"Zhejiang|Jiangsu|Guangdong|Shandong|Hubei|Hunan|Sichuan|Hebei|Henan|Liaoning|[A-Z][a-z]+ Province)\b",
+    "organisation": r"\b[A-Z][\w&\-]*(?:\s+(?:of|for|and|[A-Z][\w&\-]*))*\s+(Ministry|Commission|"
+    r"Council|University|Institute|Academy|Association|Administration|Bureau|Company|Corporation|"
+    r"Group|Bank|Agency|Office|Federation)\b|\b(Ministry|University|Institute|Academy|Commission)\s+of\s+[A-Z]",
+}
+_FILLER_PATTERNS = {kind: re.compile(p) for kind, p in FILLERS.items()}
+_POINTS_BACK = re.compile(
+    r"^(It|They|These|Those|This|Such|Them|Their|Its|Among them|Of these|In addition|Specifically|"
+    r"Namely|That is)\b"
+)
+
+FEATURES = (
+    "bias",
+    "best",
+    "coverage_unit",
+    "coverage_all",
+    "missing_rare",
+    "year_missing",
+    "passage",
+    "filler_missing",
+    "slot_noun_missing",
+    "rare_missing_count",
+)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How units are scored and chosen, and the confidence model; loaded from the JSON file."""
+
+    dense: float = 0.45
+    lexical: float = 0.35
+    context: float = 0.10
+    passage: float = 0.10
+    answer_type: float = 0.08
+    year: float = 0.10
+    keep_within: float = 0.05  # more sentences from one document must score this close
+    other_document_within: float = 0.10  # a second document is quoted if this close
+    confidence: dict[str, float] = field(default_factory=dict)  # feature name -> coefficient
+    threshold: float = 0.5
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS_FILE) -> Weights:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**data["selection"], confidence=data["confidence"], threshold=data["threshold"])
+
+
+@dataclass(frozen=True)
+class Unit:
+    passage: int  # 1-based index into the passages
+    span: Span  # exact source span (the quote)
+    display: str  # what the answer shows
+    context: str  # heading and title, for meaning and for keyword coverage
+    kind: str = "text"  # "text", "table_row" or "list"
+
+
+@lru_cache(maxsize=50_000)
+def term_set(text: str) -> frozenset[str]:
+    """The content terms of a text; memoised, since the same sentences are scored again and
+    again (cheap pass, full pass, and later questions about the same passages)."""
+    return frozenset(terms(normalise_spelling(text)))
+
+
+def has_filler(answer_type: str, text: str) -> bool:
+    pattern = _FILLER_PATTERNS.get(answer_type)
+    if answer_type == "money":  # an amount of money: a currency and a figure
+        return bool(pattern and pattern.search(text)) and has_filler("number", text)
+    return pattern is None or bool(pattern.search(text))
+
+
+def units(passages: Sequence[Document]) -> list[Unit]:
+    """Sentences of prose passages; a table row or a list stays one unit."""
+    out: list[Unit] = []
+    for n, doc in enumerate(passages, start=1):
+        meta = doc.metadata
+        heading = meta.get("heading", "").split(" > ")[-1]
+        context = strip_superscripts(f"{heading} {meta.get('short_title', '')}")
+        span = passage_span(doc)
+        kind = meta.get("kind", "text")
+        if kind in ("table_row", "list"):
+            out.append(Unit(n, span, doc.page_content, context, kind))
+            continue
+        restates = set(terms(heading))
+        position = 0
+        for line in span.text.splitlines(keepends=True):
+            for sentence in split_sentences(line, offset=span.start + position):
+                words = set(terms(sentence.text))
+                # skip fragments, and lead sentences that only repeat their own heading
+                if len(sentence.text.split()) >= 3 and not (words and words <= restates):
+                    out.append(Unit(n, sentence, " ".join(sentence.text.split()), context))
+            position += len(line)
+    return out
+
+
+def extend(found: list[Unit], i: int, passages: Sequence[Document]) -> Unit:
+    """Join the next sentence when it continues this one: this one is short or ends in a
+    colon, or the next opens by pointing back ("They ...", "These ...")."""
+    unit = found[i]
+    if unit.kind != "text" or i + 1 >= len(found) or found[i + 1].passage != unit.passage:
+        return unit
+    following = found[i + 1]
+    short = len(unit.display.split()) < 15 or unit.display.endswith(":")
+    if not (short or _POINTS_BACK.match(following.display)):
+        return unit
+    whole = passage_span(passages[unit.passage - 1])
+    text = whole.text[unit.span.start - whole.start : following.span.end - whole.start]
+    return Unit(unit.passage, Span(unit.span.start, following.span.end, text),
+                f"{unit.display} {following.display}", unit.context)  # fmt: skip
+
+
+def missing_years(ask: Ask, unit: Unit, passages: Sequence[Document]) -> list[str]:
+    """Years asked about that neither the unit nor its document's date holds ("as of March
+    2017" in a question about a report dated 2017-03-11 is about the report). Selection
+    still prefers units that hold the year themselves."""
+    around = f"{unit.display} {passages[unit.passage - 1].metadata.get('date', '')}"
+    return [y for y in ask.years if y not in around]
+
+
+def coverage(weighted: dict[str, float], text: str) -> float:
+    total = sum(weighted.values())
+    if not total:
+        return 0.0
+    present = term_set(text)
+    return sum(w for t, w in weighted.items() if t in present) / total
+
+
+def weighted_terms(ask: Ask, idf: Idf) -> dict[str, float]:
+    return {t: idf(t) for t in ask.terms}
+
+
+def scores(ask: Ask, found: list[Unit], unit_vectors: np.ndarray, question_vector: np.ndarray,
+           passages: Sequence[Document], weighted: dict[str, float], w: Weights) -> np.ndarray:  # fmt: skip
+    """How well each unit answers the question (higher is better)."""
+    dense = unit_vectors @ question_vector
+    lexical = np.array([coverage(weighted, u.display) for u in found])
+    context = np.array([coverage(weighted, f"{u.context} {u.display}") for u in found])
+    prior = np.array(
+        [float(passages[u.passage - 1].metadata.get("dense_score", 0.0)) for u in found]
+    )
+    typed = ask.answer_type in _FILLER_PATTERNS
+    kind = np.array([1.0 if typed and has_filler(ask.answer_type, u.display) else 0.0 for u in found])
+    year = np.array(
+        [1.0 if ask.years and all(y in u.display for y in ask.years) else 0.0 for u in found]
+    )
+    return (w.dense * dense + w.lexical * lexical + w.context * context + w.passage * prior
+            + w.answer_type * kind + w.year * year)  # fmt: skip
+
+
+def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
+             weighted: dict[str, float]) -> dict[str, float]:  # fmt: skip
+    """Evidence that `unit` answers the question, by name (see FEATURES)."""
+    doc = passages[unit.passage - 1]
+    own = f"{unit.context} {unit.display} {doc.page_content} {doc.metadata.get('heading', '')}"
+    everything = " ".join(
+        f"{d.page_content} {d.metadata.get('heading', '')} {d.metadata.get('title', '')}"
+        for d in passages
+    )
+    present = term_set(own)
+    top = max(weighted.values(), default=1.0) or 1.0
+    missing = [v for t, v in weighted.items() if t not in present]
+    rare_missing = sum(1 for v in missing if v >= 0.6 * top)
+    noun_missing = bool(ask.slot_noun) and not (
+        term_set(ask.slot_noun) & term_set(unit.display)
+    ) and not has_filler(ask.answer_type, unit.display)
+    return {
+        "bias": 1.0,
+        "best": score,
+        "coverage_unit": coverage(weighted, f"{unit.context} {unit.display}"),
+        "coverage_all": coverage(weighted, everything),
+        "missing_rare": max(missing, default=0.0) / top,
+        "year_missing": 1.0 if missing_years(ask, unit, passages) else 0.0,
+        "passage": float(doc.metadata.get("dense_score", 0.0)),
+        "filler_missing": 0.0 if has_filler(ask.answer_type, unit.display) else 1.0,
+        "slot_noun_missing": 1.0 if noun_missing else 0.0,
+        "rare_missing_count": min(rare_missing, 3) / 3,
+    }
+
+
+def confidence(parts: list[dict[str, float]], w: Weights) -> float:
+    """Probability that the answer is right, from the parts' mean evidence."""
+    mean = {name: float(np.mean([p[name] for p in parts])) for name in FEATURES}
+    z = sum(w.confidence.get(name, 0.0) * mean[name] for name in FEATURES)
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def vectorise(parts: list[dict[str, float]]) -> list[float]:
+    """The mean features in FEATURES order: one row of the calibration data."""
+    return [float(np.mean([p[name] for p in parts])) for name in FEATURES]
+
+
+def record(doc: Document) -> dict[str, Any]:
+    raw = doc.metadata.get("record")
+    return json.loads(raw) if raw else {}

@@ -1,0 +1,242 @@
+"""Stage 2b, outline: a document's tree of sections, and the lists that tree holds.
+
+The chunker reports every heading it enters (with its depth) and every prose line; this
+module builds the tree from them and finds the enumerations a reader would call a list:
+
+- sibling headings of one kind under one parent ("(1) ... (9)" under "3. Strategic tasks");
+- every box of a document, and every interview question;
+- runs of bullet lines ("- Be innovation-driven: ..."), a bullet whose dash was lost included
+  when it has the same "Label: text" shape;
+- runs of paragraphs that open with a short lead sentence ("Let the market lead with
+  government guidance. Comprehensively ...");
+- ordinal paragraphs ("The first is ...", "The second is ...", "Step 2: ...").
+
+Every item keeps the exact span of its label, so an answer can cite each item.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assistant.text import Span, split_sentences
+
+BULLET = re.compile(r"^[-–—•·*▪◦]\s+")
+LABEL_COLON = re.compile(r"^(?P<label>[^:：.]{2,60}?)\s*[:：]\s+\S")
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+            "ninth", "tenth")  # fmt: skip
+ORDINAL = re.compile(
+    r"^(?:the\s+(?P<a>" + "|".join(ORDINALS) + r")\s+(?:is|was|are|were)\b|"
+    r"(?P<b>" + "|".join(ORDINALS) + r")(?:ly)?\s*[,:]|step\s+(?P<c>\d{1,2})\s*:)",
+    re.IGNORECASE,
+)
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+                "ten", "eleven", "twelve")  # fmt: skip
+MAX_LABEL_WORDS = 14
+MAX_LEAD_WORDS = 12
+MIN_RUN = 3  # lead-sentence paragraphs needed to call a run a list
+
+
+@dataclass(frozen=True)
+class Item:
+    label: str  # for display: whitespace normalised
+    start: int  # exact span of the label in the document
+    end: int
+
+
+@dataclass(frozen=True)
+class OutlineList:
+    title: str  # what the list is of: its parent heading, or a description
+    heading: tuple[str, ...]  # heading path of the list's parent
+    kind: str
+    items: tuple[Item, ...]
+
+
+@dataclass
+class Node:
+    kind: str  # a heading kind ("number", "paren", "box", "md2", ...) or "para"
+    title: str
+    span: Span
+    depth: int
+    children: list[Node] = field(default_factory=list)
+    path: tuple[str, ...] = ()
+
+
+ENUMERATOR = re.compile(r"^(?:\(\d{1,2}\)|\d{1,2}[.)]|[IVX]{1,4}\.|Box\s+\d+)\s*")
+SPEAKER = re.compile(r"^[^:：?]{1,40}[:：]\s*")
+
+
+def label_span(span: Span, whole_sentence: bool = False) -> Span:
+    """The part of a line that names an item: the whole short line, the label before a
+    colon, or the first sentence (`whole_sentence`: always the first sentence). An
+    enumerator ("(1)", "2.") is kept, a bullet dash is not."""
+    text = span.text
+    if bullet := BULLET.match(text):
+        text, offset = text[bullet.end() :], span.start + bullet.end()
+    else:
+        offset = span.start
+    enumerator = ENUMERATOR.match(text)
+    skip = enumerator.end() if enumerator else 0
+    body = text[skip:]
+    if not whole_sentence and len(body.split()) <= MAX_LABEL_WORDS and body[-1:] != ".":
+        label = text
+    elif not whole_sentence and (m := LABEL_COLON.match(body)) and len(m.group("label").split()) <= 10:
+        label = text[: skip + m.end("label")]
+    else:
+        sentences = split_sentences(body)
+        first = sentences[0].text if sentences else body
+        if len(first.split()) > 3 * MAX_LABEL_WORDS and (cut := re.search(r"[,;:]", first[20:])):
+            first = first[: 20 + cut.start()]
+        label = text[: skip + body.index(first) + len(first)]
+    label = label.rstrip(" .:;：")
+    return Span(offset, offset + len(label), label)
+
+
+def _item(span: Span, whole_sentence: bool = False) -> Item:
+    label = label_span(span, whole_sentence)
+    return Item(" ".join(label.text.split()), label.start, label.end)
+
+
+def _question(span: Span) -> Item:
+    """An interview question without its speaker ("Liao Wang: ...")."""
+    m = SPEAKER.match(span.text)
+    skip = m.end() if m else 0
+    text = span.text[skip:].rstrip()
+    return Item(" ".join(text.split()), span.start + skip, span.start + skip + len(text))
+
+
+class OutlineBuilder:
+    """Fed by the chunker's parser, in document order."""
+
+    def __init__(self, title: str) -> None:
+        self.root = Node("root", title, Span(0, 0, ""), 0)
+        self.stack: list[Node] = [self.root]
+
+    def heading(self, kind: str, title: str, span: Span, depth: int, path: tuple[str, ...]) -> None:
+        """A heading entered at `depth` (1 = top level); `path` is the heading path after it."""
+        del self.stack[depth:]
+        node = Node(kind, title, span, depth, path=path)
+        self.stack[-1].children.append(node)
+        self.stack.append(node)
+
+    def paragraph(self, span: Span, depth: int) -> None:
+        del self.stack[depth + 1 :]
+        parent = self.stack[min(depth, len(self.stack) - 1)]
+        parent.children.append(Node("para", span.text, span, depth + 1, path=parent.path))
+
+    def lists(self) -> list[OutlineList]:
+        found: list[OutlineList] = []
+        self._walk(self.root, found)
+        for kind, title, make in (("box", "Boxes", _item), ("question", "Questions asked", _question)):
+            nodes = [n for n in self._all(self.root) if n.kind == kind]
+            if len(nodes) >= 2:
+                found.append(OutlineList(title, (), kind, tuple(make(n.span) for n in nodes)))
+        return found
+
+    def _all(self, node: Node) -> list[Node]:
+        out = []
+        for child in node.children:
+            out.append(child)
+            out.extend(self._all(child))
+        return out
+
+    def _walk(self, node: Node, found: list[OutlineList]) -> None:
+        headings = [c for c in node.children if c.kind != "para"]
+        for kind in dict.fromkeys(c.kind for c in headings):
+            same = [c for c in headings if c.kind == kind]
+            if len(same) >= 2 and kind not in ("box", "question", "title"):
+                found.append(OutlineList(node.title, node.path, kind,
+                                         tuple(_item(c.span) for c in same)))  # fmt: skip
+        paragraphs = [c for c in node.children if c.kind == "para"]
+        found.extend(_paragraph_lists(node, paragraphs))
+        for child in headings:
+            self._walk(child, found)
+
+
+def _paragraph_lists(parent: Node, paragraphs: list[Node]) -> list[OutlineList]:
+    out = []
+    for kind, run in (
+        ("bullet", _bullet_run(paragraphs)),
+        ("ordinal", _ordinal_run(paragraphs)),
+        ("lead", _lead_run(paragraphs)),
+    ):
+        if run:
+            whole = kind != "bullet"
+            out.append(OutlineList(parent.title, parent.path, kind,
+                                   tuple(_item(p.span, whole) for p in run)))  # fmt: skip
+    return out
+
+
+def _bullet_run(paragraphs: list[Node]) -> list[Node]:
+    run: list[Node] = []
+    for p in paragraphs:
+        text = p.span.text
+        if BULLET.match(text) or (run and LABEL_COLON.match(text)):
+            run.append(p)
+        elif len(run) >= 2:
+            break
+        else:
+            run = []
+    return run if len(run) >= 2 else []
+
+
+def ordinal_of(text: str) -> int:
+    """1 for 'The first is ...', 'First, ...' or 'Step 1: ...'; 0 when not ordinal."""
+    m = ORDINAL.match(text)
+    if not m:
+        return 0
+    if m.group("c"):
+        return int(m.group("c"))
+    return ORDINALS.index((m.group("a") or m.group("b")).lower()) + 1
+
+
+def _ordinal_run(paragraphs: list[Node]) -> list[Node]:
+    """Paragraphs numbered by ordinals; other paragraphs may come between them."""
+    run: list[Node] = []
+    expected = 1
+    for i, p in enumerate(paragraphs):
+        n = ordinal_of(p.span.text)
+        if n == 2 and not run and i > 0:  # "The first is ..." sits inside the paragraph before
+            opening = paragraphs[i - 1].span
+            sentences = split_sentences(opening.text, offset=opening.start)
+            first = next((s for s in sentences if ordinal_of(s.text) == 1), None)
+            if first is not None:
+                run.append(Node("para", first.text, first, p.depth, path=p.path))
+                expected = 2
+        if n and n == expected:
+            run.append(p)
+            expected = n + 1
+    return run if len(run) >= 2 else []
+
+
+def _lead_run(paragraphs: list[Node]) -> list[Node]:
+    """The longest run of paragraphs that open with a short lead sentence."""
+    best: list[Node] = []
+    run: list[Node] = []
+    for p in paragraphs:
+        sentences = split_sentences(p.span.text)
+        lead = sentences[0].text if sentences else ""
+        if (
+            len(sentences) >= 2
+            and len(lead.split()) <= MAX_LEAD_WORDS
+            and lead[:1].isupper()
+            and not BULLET.match(lead)
+            and not ordinal_of(lead)
+        ):
+            run.append(p)
+            if len(run) > len(best):
+                best = list(run)
+        else:
+            run = []
+    return best if len(best) >= MIN_RUN else []
+
+
+def count_word(n: int) -> str:
+    return NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)
+
+
+def render_list(outline_list: OutlineList, title: str) -> str:
+    """'3. Strategic tasks and priorities (nine items): (1) ...; (2) ...'."""
+    n = len(outline_list.items)
+    head = outline_list.title if outline_list.title != title else f"{title}"
+    return f"{head} ({count_word(n)} items, {n}): " + "; ".join(i.label for i in outline_list.items)

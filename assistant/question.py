@@ -1,0 +1,151 @@
+"""Chain step 2a, question analysis: what a question asks for, as data the answerer checks.
+
+From the question alone: the answer type (a number, an amount of money, a date, a person, a
+place, an organisation, a list, a definition, a reason), the years it asks about ("in 2013",
+"the 2020 target", "in March 2017"), the count of a list it names ("the nine tasks"), the
+noun naming the slot ("which *city*", "which *university*") and its content terms.
+
+Every rule is a row in a table below, and each table has its own table-driven unit test.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from assistant.text import normalise_spelling, terms
+
+AnswerType = str  # one of ANSWER_TYPES
+
+ANSWER_TYPES = ("list", "money", "number", "date", "person", "place", "organisation",
+                "definition", "reason", "other")  # fmt: skip
+
+# (answer type, pattern): the first row that matches decides. Order matters: a list question
+# that names a number ("the nine tasks") is a list, "how much funding" is money, not number.
+TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
+    ("definition", r"\b(what (is|are|was) (meant by|the (definition|meaning) of)|define|what does .+ (mean|stand for|refer to))\b"),
+    ("list", r"^\s*(list|name|enumerate|outline)\b(?! of)"),
+    ("list", r"\b(what|which) (are|were) the\b(?!.*\b(target|value|figure|rate|number|share)s? (for|in|by)\b)"),
+    ("list", r"\b(what|which) (two|three|four|five|six|seven|eight|nine|ten|\d{1,2}) \w+"),
+    ("list", r"\bthe (two|three|four|five|six|seven|eight|nine|ten|\d{1,2}) (\w+ ){0,4}\w+s\b"),
+    ("list", r"^\s*(what|which) (?!(percentage|proportion|share|rate|ratio|number|amount|value|level|figure|year|date|kind|type)\b)([\w\-]+ ){0,4}[\w\-]+(s|ies)\b (do|does|did|are|were|will|should|fall|have|has|belong)\b"),
+    ("money", r"\bhow much (money|funding|funds?|investment|capital|budget)\b"),
+    ("money", r"\b(funding|budget|investment|subsid(y|ies)|cost|spend|spent|invest(ed)?|allocat\w*|grant)\b.*\b(how much|amount|receive|get|total)\b"),
+    ("money", r"\b(how much|what amount)\b.*\b(funding|budget|investment|subsid(y|ies)|cost|spend|spent|invest(ed)?|money|yuan|dollars?)\b"),
+    ("date", r"\b(when|what (year|date|month|day)|which (year|date|month)|since when|how long ago)\b"),
+    ("number", r"\b(how (many|much|far|large|big|high|long)|by how much|how fast)\b|%"),
+    ("number", r"\bwhat (percentage|proportion|share|rate|ratio|number|target|level|amount|value|figure|fraction|portion|cut|reduction|increase|index)\b"),
+    ("number", r"\b(percent|per ?cent|number of)\b"),
+    ("number", r"\b(target|value|figure|rate|ratio|level|index|share|proportion)\b.*\b(19|20)\d\d\b"),
+    ("number", r"\b(19|20)\d\d\b.*\b(target|value|figure|rate|ratio|level|index|share|proportion)\b"),
+    ("person", r"\b(who|whom|whose)\b"),
+    ("person", r"\bwhich (official|minister|person|people|leader|premier|vice premier|expert|reporter|journalist|chair(man|person)?|head)\b"),
+    ("place", r"\b(where|in which (city|province|country|region|place|town|district)|which (city|cities|province|provinces|country|countries|region|regions|place|town|district|location))\b"),
+    ("organisation", r"\bwhich (ministry|ministries|company|companies|university|universities|department|departments|organi[sz]ations?|body|bodies|agency|agencies|institute|institution|firm|firms|bank|enterprise|enterprises|group)\b"),
+    ("definition", r"\b(what (is|are|was) (meant by|the (definition|meaning) of)|define|what does .+ (mean|stand for|refer to)|how is .+ defined|how is .+ calculated)\b"),
+    ("reason", r"\b(why|for what reason|what (is|was) the (reason|purpose|aim|goal)|what for)\b"),
+    ("definition", r"^\s*what (is|are) (a |an |the )?[\w&\- ]{2,60}\??\s*$"),
+)
+_TYPE_PATTERNS = tuple((kind, re.compile(p, re.IGNORECASE)) for kind, p in TYPE_RULES)
+
+# The noun that names the slot ("which university"): the evidence should name one.
+SLOT_NOUN = re.compile(
+    r"\b(?:which|what|in which|at which)\s+(?P<noun>city|cities|province|country|countries|region|"
+    r"university|universities|company|companies|ministry|ministries|institute|institution|bank|"
+    r"department|agency|organi[sz]ation|firm|town|district)\b",
+    re.IGNORECASE,
+)
+
+# A year the question asks about ("by 2020", "in 2013", "in March 2017", "the 2025 target"),
+# as opposed to a year that is part of a name ("Made in China 2025").
+MONTHS = ("January February March April May June July August September October November "
+          "December Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec").split()  # fmt: skip
+YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+YEAR_BEFORE = re.compile(
+    r"\b(?:by|in|for|from|to|until|till|since|during|before|after|between|and|through|of|the|a|"
+    r"as of|end of|early|late|mid|on)\s+(?:(?:" + "|".join(MONTHS) + r")\s+(?:\d{1,2},?\s+)?)?$",
+    re.IGNORECASE,
+)
+YEAR_AFTER = re.compile(
+    r"^\s*(?:target|value|baseline|figure|level|goal|rate|data|numbers?|plan|objective)", re.I
+)
+# A capitalised word right before a year makes it part of a name, unless it is a question
+# or function word ("What 2015 value ...").
+NAME_BEFORE = re.compile(
+    r"\b(?!(?:What|Which|When|Where|Who|How|The|In|By|For|And|Of|As|Is|Was|Did|Does|Do)\s)"
+    r"[A-Z][A-Za-z]*\s+$"
+)
+
+NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}  # fmt: skip
+COUNT = re.compile(
+    r"\b(?:the|which|what|are|these|those|its|their)\s+(?P<n>"
+    + "|".join(NUMBER_WORDS)
+    + r"|\d{1,2})\s+(?!percent|per|%)(?:[\w\-\"“”]+\s+){0,4}?[\w\-\"“”]+s\b",
+    re.IGNORECASE,
+)
+
+# Words that say what kind of answer is wanted rather than what it is about.
+QUESTION_WORDS = frozenset(
+    terms(
+        """
+        many much date day dated describe described mention mentioned quote quoted according
+        say said says refer refers call called name named list give given exact exactly kind
+        type roughly approximately figure number what which who when where why how value
+        target targets main key list items item
+        """
+    )
+)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a question asks for."""
+
+    text: str
+    answer_type: AnswerType
+    years: tuple[str, ...]
+    count: int | None
+    slot_noun: str
+    terms: tuple[str, ...]  # content terms, question words removed
+
+
+def answer_type(question: str) -> AnswerType:
+    return next((kind for kind, p in _TYPE_PATTERNS if p.search(question)), "other")
+
+
+def asked_years(question: str) -> tuple[str, ...]:
+    """Years the question asks about, in order, without those that are part of a name."""
+    years = []
+    for match in YEAR.finditer(question):
+        before, after = question[: match.start()], question[match.end() :]
+        if NAME_BEFORE.search(before) and not YEAR_BEFORE.search(before):
+            continue
+        if YEAR_BEFORE.search(before) or YEAR_AFTER.match(after):
+            years.append(match.group(0))
+    return tuple(dict.fromkeys(years))
+
+
+def asked_count(question: str) -> int | None:
+    """The size of the list a question names: 'the nine tasks' -> 9."""
+    m = COUNT.search(question)
+    if not m:
+        return None
+    n = m.group("n").lower()
+    return NUMBER_WORDS.get(n) or int(n)
+
+
+def slot_noun(question: str) -> str:
+    m = SLOT_NOUN.search(question)
+    return m.group("noun").lower() if m else ""
+
+
+@lru_cache(maxsize=4096)
+def analyse(question: str) -> Ask:
+    kind = answer_type(question)
+    content = tuple(
+        t for t in dict.fromkeys(terms(normalise_spelling(question))) if t not in QUESTION_WORDS
+    )
+    count = asked_count(question) if kind == "list" else None
+    return Ask(question, kind, asked_years(question), count, slot_noun(question), content)

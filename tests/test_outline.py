@@ -1,0 +1,134 @@
+"""The document outline and the lists found in it, on texts written here (not the corpus)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.chunk import ChunkingConfig, chunk_document
+from assistant.load import SourceDocument
+from assistant.outline import label_span, ordinal_of
+from assistant.text import Span
+
+PLAN = """Harbour plan
+
+1. Background
+
+The harbour authority wrote this plan after two years of consultation with residents.
+
+2. Priorities
+
+The plan sets out its priorities below, in order of urgency for the coming decade.
+
+(1) Renew the sea wall:
+
+Raise the wall by one metre along the old quay. Work starts in the dry season.
+
+(2) Dredge the channel.
+
+Keep the channel at nine metres. Dredging follows the tide tables of the port.
+
+(3) Open the ferry pier:
+
+A new pier serves the island ferries. It opens after the wall is finished.
+
+Box 1 Flood warnings
+
+Sirens are tested monthly. Wardens knock on doors in the lowest streets.
+
+3. Principles
+
+- Safety first: no work during storm warnings.
+– Open books: every contract is published.
+ Local hiring: half of the workers live in the district.
+
+Keep costs low. Every tender is compared with two others and the cheapest sound bid wins.
+Listen to fishermen. Their boats use the channel every day and they see problems early.
+Measure everything. Water levels are logged every ten minutes and published weekly online.
+
+Box 2 Jobs
+
+The works create two hundred jobs for local people over five years of construction.
+
+Reporter: What comes next?
+
+Mayor: We have three steps. The first is to finish the wall before winter storms arrive.
+The second is to dredge the channel once the wall is safe.
+The third is to open the pier with a public celebration.
+"""
+
+
+def doc(text: str) -> SourceDocument:
+    return SourceDocument("plan.txt", text, "Harbour plan", "Harbour plan", "", "2021", "", "txt", "x")
+
+
+@pytest.fixture(scope="module")
+def lists() -> dict[str, list[dict[str, object]]]:
+    def count(text: str) -> int:
+        return len(text.split())
+
+    chunks = chunk_document(doc(PLAN), ChunkingConfig(), count, count, 512)
+    out = {}
+    for chunk in chunks:
+        if chunk.kind == "list":
+            record = json.loads(chunk.record)
+            out[f"{record['kind']}:{record['title']}"] = record["items"]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("key", "labels"),
+    [
+        ("paren:2. Priorities", ["(1) Renew the sea wall", "(2) Dredge the channel",
+                                 "(3) Open the ferry pier"]),
+        ("bullet:3. Principles", ["Safety first", "Open books", "Local hiring"]),
+        ("lead:3. Principles", ["Keep costs low", "Listen to fishermen", "Measure everything"]),
+        ("box:Boxes", ["Box 1 Flood warnings", "Box 2 Jobs"]),
+        ("number:Harbour plan", ["1. Background", "2. Priorities", "3. Principles"]),
+    ],
+)  # fmt: skip
+def test_lists_found_with_every_item(lists: dict[str, list[dict[str, object]]], key: str,
+                                     labels: list[str]) -> None:  # fmt: skip
+    assert [i["label"] for i in lists[key]] == labels
+
+
+def test_ordinal_items_include_the_first_inside_a_paragraph(
+    lists: dict[str, list[dict[str, object]]],
+) -> None:
+    ordinal = next(v for k, v in lists.items() if k.startswith("ordinal:"))
+    assert [str(i["label"]).split(" is ")[0] for i in ordinal] == [
+        "The first", "The second", "The third"]  # fmt: skip
+
+
+def test_item_spans_are_exact(lists: dict[str, list[dict[str, object]]]) -> None:
+    for items in lists.values():
+        for item in items:
+            assert PLAN[int(item["start"]) : int(item["end"])] == item["raw"]  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize(
+    ("line", "label"),
+    [
+        ("(1) Renew the sea wall:", "(1) Renew the sea wall"),
+        ("- Safety first: no work during storm warnings.", "Safety first"),
+        ("4. Offshore equipment and ships: Resolutely develop deep-sea exploration and more.",
+         "4. Offshore equipment and ships"),
+        ("1. Plans were implemented and yielded results. The Ministry then did many other things.",
+         "1. Plans were implemented and yielded results"),
+        ("Box 3 Strong Basics Projects", "Box 3 Strong Basics Projects"),
+    ],
+)  # fmt: skip
+def test_label_span(line: str, label: str) -> None:
+    span = label_span(Span(10, 10 + len(line), line))
+    assert span.text == label and line[span.start - 10 : span.end - 10] == label
+
+
+@pytest.mark.parametrize(
+    ("text", "n"),
+    [("The first is to plan.", 1), ("The third was hard.", 3), ("Second, we build.", 2),
+     ("Step 2: join the middle ranks.", 2), ("Firstly, a word.", 1), ("The firm is new.", 0),
+     ("First-class ports matter.", 0)],
+)  # fmt: skip
+def test_ordinal_of(text: str, n: int) -> None:
+    assert ordinal_of(text) == n

@@ -1,0 +1,126 @@
+"""Question analysis rules, one table each: answer types, years, counts, slot nouns."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.evidence import has_filler
+from assistant.question import analyse, answer_type, asked_count, asked_years, slot_noun
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What are the nine strategic tasks and priorities?", "list"),
+        ("List the basic principles of the plan.", "list"),
+        ("Which four principles guide the plan?", "list"),
+        ("Name the boxes in the plan.", "list"),
+        ("How much funding did the battery centre receive?", "money"),
+        ("How much was invested in the pier?", "money"),
+        ("What is the 2020 target for broadband penetration?", "number"),
+        ("How many pilot cities were approved?", "number"),
+        ("What percentage of homes have meters?", "number"),
+        ("When was the plan issued?", "date"),
+        ("In what year was the leading group set up?", "date"),
+        ("Who chairs the leading group?", "person"),
+        ("Which official announced the projects?", "person"),
+        ("In which city is the innovation center located?", "place"),
+        ("Where is the new pier?", "place"),
+        ("Which university leads the additive manufacturing center?", "organisation"),
+        ("Which ministry approved the pilot regions?", "organisation"),
+        ("What is meant by the four basics?", "definition"),
+        ("What is service-oriented manufacturing?", "definition"),
+        ("Why does the plan stress quality?", "reason"),
+        ("Does the plan mention robots?", "other"),
+    ],
+)  # fmt: skip
+def test_answer_type(question: str, kind: str) -> None:
+    assert answer_type(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "years"),
+    [
+        ("What was the rate in 2013?", ("2013",)),
+        ("What is the 2025 target for water use?", ("2025",)),
+        ("What did the ministry report in March 2017?", ("2017",)),
+        ("What happened on June 30, 2016?", ("2016",)),
+        ("What are the 2020 and 2025 targets?", ("2020", "2025")),
+        ("What does Made in China 2025 say about robots?", ()),
+        ("What is the plan's goal by 2035?", ("2035",)),
+        ("Between 2015 and 2020, how much did it fall?", ("2015", "2020")),
+    ],
+)  # fmt: skip
+def test_asked_years(question: str, years: tuple[str, ...]) -> None:
+    assert asked_years(question) == years
+
+
+@pytest.mark.parametrize(
+    ("question", "count"),
+    [
+        ("What are the nine strategic tasks and priorities?", 9),
+        ("Which four basic principles does it set?", 4),
+        ("What are the 10 key fields?", 10),
+        ("What are the five elements of the basic approach?", 5),
+        ("What are the basic principles?", None),
+        ("How many of the 10 percent were met?", None),
+    ],
+)  # fmt: skip
+def test_asked_count(question: str, count: int | None) -> None:
+    assert asked_count(question) == count
+
+
+@pytest.mark.parametrize(
+    ("question", "noun"),
+    [("In which city is it located?", "city"), ("Which university leads it?", "university"),
+     ("Who leads it?", ""), ("Which companies took part?", "companies")],
+)  # fmt: skip
+def test_slot_noun(question: str, noun: str) -> None:
+    assert slot_noun(question) == noun
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "filled"),
+    [
+        ("number", "About 15 centres will be built.", True),
+        ("number", "By 2020, centres will be built.", False),  # a year is not a count
+        ("number", "Forty centres were planned.", True),
+        ("money", "It received 1.2 billion yuan.", True),
+        ("money", "It received 1.2 billion.", False),
+        ("money", "It received strong support from the ministry.", False),
+        ("date", "It opened in March.", True),
+        ("date", "It opened on schedule.", False),
+        ("person", "Premier Li Keqiang presided over the meeting.", True),
+        ("person", "The ministry presided over the meeting.", False),
+        ("place", "The centre is based in Beijing.", True),
+        ("place", "The centre is based in the capital.", False),
+        ("organisation", "It is led by Tsinghua University.", True),
+        ("organisation", "It is led by a group of enterprises.", False),
+        ("definition", "Anything at all.", True),
+    ],
+)  # fmt: skip
+def test_fillers(kind: str, text: str, filled: bool) -> None:
+    assert has_filler(kind, text) is filled
+
+
+def test_analyse_drops_question_words() -> None:
+    ask = analyse("What is the 2020 target for broadband penetration?")
+    assert ask.answer_type == "number" and ask.years == ("2020",)
+    assert "target" not in ask.terms and "broadband" in ask.terms
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What difficulties and problems did MIIT identify?", "list"),
+        ("What strategic support and assurance measures does the plan set out?", "list"),
+        ("Which sub-areas does the IT field cover?", "list"),
+        ("What 2015 value does the table give for water use?", "number"),
+    ],
+)  # fmt: skip
+def test_answer_type_plural_questions(question: str, kind: str) -> None:
+    assert answer_type(question) == kind
+
+
+def test_year_after_a_question_word_is_asked() -> None:
+    assert asked_years("What 2015 value does the table give?") == ("2015",)
