@@ -259,12 +259,12 @@ def chunk_document(
         first = found.items[0]
         span = Span(first.start, first.end, document.text[first.start : first.end])
         record = json.dumps(
-            {"title": found.title, "kind": found.kind,
+            {"title": found.title, "kind": found.kind, "intro": found.intro,
              "items": [{"label": i.label, "raw": document.text[i.start : i.end], "start": i.start,
                         "end": i.end} for i in found.items]},
             ensure_ascii=False,
         )  # fmt: skip
-        builder.add_unit(found.heading, span, render_list(found, document.short_title), "list", record)
+        builder.add_unit(found.heading, span, render_list(found), "list", record)
     for group in groups:
         for spans in _pack(group, config, count_tokens):
             builder.add(group.heading, spans)

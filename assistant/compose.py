@@ -26,6 +26,8 @@ from assistant.text import Span, terms
 LONG_SENTENCE_WORDS = 36
 MIN_LIST_MATCH = 0.4  # share of the question's (idf-weighted) terms a list's title must hold
 ITEMS_FACTOR = 0.8  # ... or, discounted by this, its title and items together
+COUNT_BONUS = 0.3  # a list of the size the question names ("the nine tasks"), or not
+RANK_BONUS = 0.1  # times the passage's similarity to the question
 TARGET_WORDS = re.compile(r"\b(target|goal|aim|plan|expected|should|will)\b", re.IGNORECASE)
 
 
@@ -74,19 +76,18 @@ def _lower_first(text: str) -> str:
 def cell_answer(ask: Ask, doc: Document, out: Cited, about_row: bool) -> str | Refusal | None:
     """State the asked cells of a table row, or refuse when the table does not give them.
 
-    None when the question names no column of this row, so that the row is quoted whole.
-    `about_row`: the question names this row (most of its terms are in it); only then is a
-    column the table lacks a reason to refuse."""
+    None when the question names no column of this row, or does not name the row
+    (`about_row`: most of its terms are in the row's label), so that the row is quoted whole."""
     row = record(doc)
     cells = {c["column"]: c for c in row.get("cells", [])}
-    if not ask.years or not cells:
+    if not ask.years or not cells or not about_row:
         return None
     label = _lower_first(row["label"])
     columns = [y for y in ask.years if y in cells]
     if not columns:
         elsewhere = any(y in doc.page_content or y in str(doc.metadata.get("date", ""))
                         for y in ask.years)  # fmt: skip
-        if elsewhere or not about_row:
+        if elsewhere:
             return None
         return Refusal(f"The table has no {' or '.join(ask.years)} column for {label}; its "
                        f"columns are {', '.join(cells)}.")  # fmt: skip
@@ -127,17 +128,17 @@ def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, floa
     for n in list_passages(passages):
         doc = passages[n - 1]
         data = record(doc)
-        title = f"{data.get('title', '')} {doc.metadata.get('heading', '')}"
+        title = f"{data.get('title', '')} {data.get('intro', '')} {doc.metadata.get('heading', '')}"
         named = set(terms(f"{title} {doc.metadata.get('short_title', '')}"))
         listed = named | set(terms(doc.page_content))
         title_share = sum(w for t, w in weighted.items() if t in named) / total
         all_share = sum(w for t, w in weighted.items() if t in listed) / total
         score = max(title_share, ITEMS_FACTOR * all_share)
-        if score < MIN_LIST_MATCH:
-            continue  # the list must be about what is asked before its size counts
         if ask.count is not None:
-            score += 0.6 if len(data.get("items", [])) == ask.count else -0.3
-        score += 0.1 * float(doc.metadata.get("dense_score", 0.0))
+            score += COUNT_BONUS if len(data.get("items", [])) == ask.count else -COUNT_BONUS
+        score += RANK_BONUS * float(doc.metadata.get("dense_score", 0.0))
+        if score < MIN_LIST_MATCH:
+            continue
         if score > best_score:
             best, best_score = n, score
     return best

@@ -32,7 +32,7 @@ WEIGHTS_FILE = Path(__file__).with_name("answerer_weights.json")
 
 # What counts as a filler of each answer type (types not listed need none).
 FILLERS: dict[str, str] = {
-    "number": r"(?<![\d.])(?!(?:19|20)\d\d\b)\d[\d,.]*\s*%?|(?i:\b(one|two|three|four|five|six|seven|"
+    "number": r"(?<![\d.])(?!(?:19|20)\d\d\b)\d[\d,.]*(?!\d|st\b|nd\b|rd\b|th\b)\s*%?|(?i:\b(one|two|three|four|five|six|seven|"
     r"eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|"
     r"billions?|dozens?|half|double|doubled|tripled|percent)\b)",
     "money": r"\b(yuan|RMB|renminbi|dollars?|USD|euros?|EUR)\b|[$¥€£]\s?\d",
@@ -47,7 +47,7 @@ FILLERS: dict[str, str] = {
     r"Zhejiang|Jiangsu|Guangdong|Shandong|Hubei|Hunan|Sichuan|Hebei|Henan|Liaoning|[A-Z][a-z]+ Province)\b",
     "organisation": r"\b[A-Z][\w&\-]*(?:\s+(?:of|for|and|[A-Z][\w&\-]*))*\s+(Ministry|Commission|"
     r"Council|University|Institute|Academy|Association|Administration|Bureau|Company|Corporation|"
-    r"Group|Bank|Agency|Office|Federation)\b|\b(Ministry|University|Institute|Academy|Commission)\s+of\s+[A-Z]",
+    r"Group|Bank|Agency|Office|Federation|Committee|Alliance|Center|Centre|Forum|Board|Team)\b|\b(Ministry|University|Institute|Academy|Commission)\s+of\s+[A-Z]",
 }
 _FILLER_PATTERNS = {kind: re.compile(p) for kind, p in FILLERS.items()}
 _POINTS_BACK = re.compile(
@@ -66,7 +66,13 @@ FEATURES = (
     "filler_missing",
     "slot_noun_missing",
     "rare_missing_count",
+    "count_unattached",
+    "percent_missing",
+    "row_unrelated",
+    "focus_missing",
 )
+ABOUT_ROW = 0.5  # share of the question's weighted terms a table row's label must hold
+COUNT_WINDOW = 6  # words between a figure and the thing it counts
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ class Unit:
     display: str  # what the answer shows
     context: str  # heading and title, for meaning and for keyword coverage
     kind: str = "text"  # "text", "table_row" or "list"
+    notes: str = ""  # a table row's footnotes: matched like its own words, never shown
 
 
 @lru_cache(maxsize=50_000)
@@ -123,7 +130,8 @@ def units(passages: Sequence[Document]) -> list[Unit]:
         span = passage_span(doc)
         kind = meta.get("kind", "text")
         if kind in ("table_row", "list"):
-            out.append(Unit(n, span, doc.page_content, context, kind))
+            notes = " ".join(record(doc).get("footnotes", []))
+            out.append(Unit(n, span, doc.page_content, context, kind, notes))
             continue
         restates = set(terms(heading))
         position = 0
@@ -154,11 +162,25 @@ def extend(found: list[Unit], i: int, passages: Sequence[Document]) -> Unit:
 
 
 def missing_years(ask: Ask, unit: Unit, passages: Sequence[Document]) -> list[str]:
-    """Years asked about that neither the unit nor its document's date holds ("as of March
-    2017" in a question about a report dated 2017-03-11 is about the report). Selection
-    still prefers units that hold the year themselves."""
-    around = f"{unit.display} {passages[unit.passage - 1].metadata.get('date', '')}"
-    return [y for y in ask.years if y not in around]
+    """Years asked about that the unit does not hold. A year given with a month ("as of March
+    2017") may instead be its document's date: it places the question in time."""
+    date = str(passages[unit.passage - 1].metadata.get("date", ""))
+    return [y for y in ask.years if y not in unit.display and not (y in ask.dated and y in date)]
+
+
+def counts_thing(ask: Ask, text: str) -> bool:
+    """For "how many <thing>", a figure followed closely by the thing ("19 provincial ...
+    centers")."""
+    if not ask.counted:
+        return True
+    tokens = text.split()
+    wanted = set(ask.counted)
+    for i, token in enumerate(tokens):
+        if has_filler("number", token) and not re.fullmatch(r"\(?(19|20)\d\d\)?[.,;]?", token):
+            window = " ".join(tokens[i + 1 : i + 1 + COUNT_WINDOW])
+            if wanted & term_set(window):
+                return True
+    return False
 
 
 def coverage(weighted: dict[str, float], text: str) -> float:
@@ -177,8 +199,8 @@ def scores(ask: Ask, found: list[Unit], unit_vectors: np.ndarray, question_vecto
            passages: Sequence[Document], weighted: dict[str, float], w: Weights) -> np.ndarray:  # fmt: skip
     """How well each unit answers the question (higher is better)."""
     dense = unit_vectors @ question_vector
-    lexical = np.array([coverage(weighted, u.display) for u in found])
-    context = np.array([coverage(weighted, f"{u.context} {u.display}") for u in found])
+    lexical = np.array([coverage(weighted, f"{u.display} {u.notes}") for u in found])
+    context = np.array([coverage(weighted, f"{u.context} {u.display} {u.notes}") for u in found])
     prior = np.array(
         [float(passages[u.passage - 1].metadata.get("dense_score", 0.0)) for u in found]
     )
@@ -205,12 +227,13 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
     missing = [v for t, v in weighted.items() if t not in present]
     rare_missing = sum(1 for v in missing if v >= 0.6 * top)
     noun_missing = bool(ask.slot_noun) and not (
-        term_set(ask.slot_noun) & term_set(unit.display)
-    ) and not has_filler(ask.answer_type, unit.display)
+        term_set(ask.slot_noun) & term_set(f"{unit.display} {unit.context}")
+    ) and not (ask.answer_type in ("person", "place", "organisation")
+               and has_filler(ask.answer_type, unit.display))  # fmt: skip
     return {
         "bias": 1.0,
         "best": score,
-        "coverage_unit": coverage(weighted, f"{unit.context} {unit.display}"),
+        "coverage_unit": coverage(weighted, f"{unit.context} {unit.display} {unit.notes}"),
         "coverage_all": coverage(weighted, everything),
         "missing_rare": max(missing, default=0.0) / top,
         "year_missing": 1.0 if missing_years(ask, unit, passages) else 0.0,
@@ -218,7 +241,24 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
         "filler_missing": 0.0 if has_filler(ask.answer_type, unit.display) else 1.0,
         "slot_noun_missing": 1.0 if noun_missing else 0.0,
         "rare_missing_count": min(rare_missing, 3) / 3,
+        "count_unattached": 0.0 if counts_thing(ask, unit.display) else 1.0,
+        "percent_missing": 1.0
+        if ask.wants_percent and not re.search(r"%|per ?cent", unit.display, re.I)
+        else 0.0,
+        "row_unrelated": 0.0 if unit.kind != "table_row" or about_row(doc, weighted) else 1.0,
+        "focus_missing": len(set(ask.focus) - term_set(f"{unit.display} {unit.context} {unit.notes}"))
+        / len(ask.focus) if ask.focus else 0.0,
     }
+
+
+def about_row(doc: Document, weighted: dict[str, float]) -> bool:
+    """A question names a table row when the row's own label (category, indicator, unit,
+    footnotes) holds most of its terms, not just the table's caption."""
+    row = record(doc)
+    own = f"{row.get('category', '')} {row.get('label', '')} {row.get('unit', '')} " + " ".join(
+        row.get("footnotes", [])
+    )
+    return coverage(weighted, own) >= ABOUT_ROW
 
 
 def confidence(parts: list[dict[str, float]], w: Weights) -> float:

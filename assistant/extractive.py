@@ -25,7 +25,6 @@ from assistant.question import Ask, analyse
 from assistant.text import terms, words
 
 EmbedMany = Callable[[list[str]], list[list[float]]]
-ABOUT_ROW = 0.5  # share of the question's weighted terms a table row must hold to be "the" row
 MISSING_WHAT = {
     "number": "give no figure for it",
     "money": "give no amount of money for it",
@@ -96,7 +95,7 @@ class ExtractiveAnswerer:
         candidates = sorted(keep)
         unit_vectors = blank.copy()
         unit_vectors[candidates] = self._vectors(
-            [f"{found[i].context}: {found[i].display}" for i in candidates]
+            [f"{found[i].context}: {found[i].display} {found[i].notes}".strip() for i in candidates]
         )
         mask = np.full(len(found), -np.inf)
         mask[candidates] = 0.0
@@ -173,8 +172,8 @@ class ExtractiveAnswerer:
             return compose.list_answer(passages[part.list_passage - 1], out)
         best = found[part.picks[0]]
         if best.kind == "table_row":
-            about_row = part.features["coverage_unit"] >= ABOUT_ROW
-            cell = compose.cell_answer(part.ask, passages[best.passage - 1], out, about_row)
+            doc = passages[best.passage - 1]
+            cell = compose.cell_answer(part.ask, doc, out, evidence.about_row(doc, part.weighted))
             if isinstance(cell, compose.Refusal):
                 return compose.Refusal(cell.reason, best.passage)
             if cell is not None:

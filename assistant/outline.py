@@ -50,6 +50,7 @@ class OutlineList:
     heading: tuple[str, ...]  # heading path of the list's parent
     kind: str
     items: tuple[Item, ...]
+    intro: str = ""  # the sentence that announces the list ("The current focus is on four aspects.")
 
 
 @dataclass
@@ -157,14 +158,40 @@ def _paragraph_lists(parent: Node, paragraphs: list[Node]) -> list[OutlineList]:
     out = []
     for kind, run in (
         ("bullet", _bullet_run(paragraphs)),
+        ("labelled", _labelled_run(paragraphs)),
         ("ordinal", _ordinal_run(paragraphs)),
         ("lead", _lead_run(paragraphs)),
     ):
         if run:
-            whole = kind != "bullet"
-            out.append(OutlineList(parent.title, parent.path, kind,
-                                   tuple(_item(p.span, whole) for p in run)))  # fmt: skip
+            whole = kind not in ("bullet", "labelled")
+            items = tuple(_item(p.span, whole) for p in run)
+            out.append(OutlineList(parent.title, parent.path, kind, items, _intro(run[0], paragraphs)))
     return out
+
+
+def _intro(first: Node, paragraphs: list[Node]) -> str:
+    """The sentence just before a list's first item: in its own paragraph, or the last one
+    of the paragraph before."""
+    before = [p for p in paragraphs if p.span.end <= first.span.start]
+    if not before:
+        return ""
+    last = before[-1].span
+    sentences = [s for s in split_sentences(last.text, offset=last.start) if s.end <= first.span.start]
+    return " ".join(sentences[-1].text.split()) if sentences else ""
+
+
+def _labelled_run(paragraphs: list[Node]) -> list[Node]:
+    """Paragraphs that each open with a short label and a colon ("Robotics: Focus on ...")."""
+    run: list[Node] = []
+    for p in paragraphs:
+        m = LABEL_COLON.match(p.span.text)
+        if m and not BULLET.match(p.span.text) and len(m.group("label").split()) <= 6:
+            run.append(p)
+        elif len(run) >= 2:
+            break
+        else:
+            run = []
+    return run if len(run) >= 2 else []
 
 
 def _bullet_run(paragraphs: list[Node]) -> list[Node]:
@@ -235,8 +262,9 @@ def count_word(n: int) -> str:
     return NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)
 
 
-def render_list(outline_list: OutlineList, title: str) -> str:
-    """'3. Strategic tasks and priorities (nine items): (1) ...; (2) ...'."""
+def render_list(outline_list: OutlineList) -> str:
+    """'3. Strategic tasks and priorities (nine items, 9): (1) ...; (2) ...'."""
     n = len(outline_list.items)
-    head = outline_list.title if outline_list.title != title else f"{title}"
-    return f"{head} ({count_word(n)} items, {n}): " + "; ".join(i.label for i in outline_list.items)
+    intro = f" — {outline_list.intro}" if outline_list.intro else ""
+    items = "; ".join(i.label for i in outline_list.items)
+    return f"{outline_list.title}{intro} ({count_word(n)} items, {n}): {items}"

@@ -49,13 +49,36 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
 )
 _TYPE_PATTERNS = tuple((kind, re.compile(p, re.IGNORECASE)) for kind, p in TYPE_RULES)
 
-# The noun that names the slot ("which university"): the evidence should name one.
+# The noun that names the slot ("which *university*", "what *tax* reductions"): the
+# evidence should hold it (or, for people, places and organisations, a name of that kind).
 SLOT_NOUN = re.compile(
-    r"\b(?:which|what|in which|at which)\s+(?P<noun>city|cities|province|country|countries|region|"
-    r"university|universities|company|companies|ministry|ministries|institute|institution|bank|"
-    r"department|agency|organi[sz]ation|firm|town|district)\b",
-    re.IGNORECASE,
+    r"\b(?i:which|in which|at which|from which|what kind of|what type of)\s+(?:of the\s+)?"
+    r"(?:[A-Z][\w\-]*\s+)*(?P<noun>[a-z][a-z\-]{2,})\b"
 )
+NOT_SLOT_NOUNS = frozenset(
+    """
+    is are was were do does did will would should can could has have had the a an this that
+    these those year years date dates month day percentage proportion share rate ratio number
+    amount value level figure target targets kind type way ways role goal goals main key
+    new other measures steps progress
+    """.split()  # noqa: SIM905
+)
+# The words naming what is asked about the topic ("how much *funding*", "what is the
+# *budget* of", "which *airport*", "what *sales target*"): an answer must speak of them.
+FOCUS = (
+    re.compile(r"\bhow (?:much|many)\s+(?!(?:did|do|does|is|are|was|were|will|should|has|have|had)\b)(?P<f>(?:[a-z][\w\-]*\s+){0,1}[a-z][\w\-]*)", re.I),
+    re.compile(r"\b(?:what|which) (?:is|was|are|were) the\s+(?P<f>(?:[a-z][\w\-]*\s+){0,1}?[a-z][\w\-]*)\s+(?:of|for|in|on|that|by|to|behind)\b", re.I),
+    re.compile(r"\b(?i:what|which|in which|from which|at which)\s+(?:of the\s+)?(?:[A-Z][\w\-]*\s+)*(?P<f>[a-z][\w\-]*(?:\s+(?!is|are|was|were|do|does|did|will|would|should|can|could|has|have|had)[a-z][\w\-]*)?)"),
+)
+FOCUS_STOP = frozenset(
+    """
+    is are was were do does did will would should can could has have had be been being
+    the a an this that these those it its their there
+    """.split()  # noqa: SIM905
+)
+# "How many <thing>": the count must be of that thing.
+COUNTED = re.compile(r"\bhow many\s+(?P<thing>(?:[\w\-]+\s+){0,3}?[\w\-]+?s)\b", re.IGNORECASE)
+WANTS_PERCENT = re.compile(r"\b(what|which) (percentage|proportion|share|rate|ratio)\b|\bper ?cent\b", re.I)
 
 # A year the question asks about ("by 2020", "in 2013", "in March 2017", "the 2025 target"),
 # as opposed to a year that is part of a name ("Made in China 2025").
@@ -108,7 +131,11 @@ class Ask:
     years: tuple[str, ...]
     count: int | None
     slot_noun: str
-    terms: tuple[str, ...]  # content terms, question words removed
+    terms: tuple[str, ...]  # content terms, question words and asked years removed
+    dated: tuple[str, ...] = ()  # asked years given with a month ("March 2017"): a report's date
+    focus: tuple[str, ...] = ()  # terms naming what is asked about the topic
+    counted: tuple[str, ...] = ()  # terms of the thing counted in "how many <thing>"
+    wants_percent: bool = False
 
 
 def answer_type(question: str) -> AnswerType:
@@ -138,14 +165,43 @@ def asked_count(question: str) -> int | None:
 
 def slot_noun(question: str) -> str:
     m = SLOT_NOUN.search(question)
-    return m.group("noun").lower() if m else ""
+    noun = m.group("noun").lower() if m else ""
+    return "" if noun in NOT_SLOT_NOUNS else noun
+
+
+def dated_years(question: str) -> tuple[str, ...]:
+    """Asked years given with a month ("in March 2017", "on Oct 16, 2017")."""
+    months = "|".join(MONTHS)
+    return tuple(
+        dict.fromkeys(re.findall(rf"\b(?:{months})\.?\s+(?:\d{{1,2}},?\s+)?((?:19|20)\d\d)\b", question))
+    )
+
+
+def focus(question: str) -> tuple[str, ...]:
+    """Terms of the words that say what is asked about the topic (see FOCUS)."""
+    for pattern in FOCUS:
+        if m := pattern.search(question):
+            words = [w for w in m.group("f").split() if w.lower() not in FOCUS_STOP]
+            found = tuple(t for t in terms(" ".join(words)) if t not in QUESTION_WORDS)
+            if found:
+                return found
+    return ()
+
+
+def counted(question: str) -> tuple[str, ...]:
+    m = COUNTED.search(question)
+    return tuple(terms(m.group("thing"))) if m else ()
 
 
 @lru_cache(maxsize=4096)
 def analyse(question: str) -> Ask:
     kind = answer_type(question)
+    years = asked_years(question)
     content = tuple(
-        t for t in dict.fromkeys(terms(normalise_spelling(question))) if t not in QUESTION_WORDS
-    )
+        t for t in dict.fromkeys(terms(normalise_spelling(question)))
+        if t not in QUESTION_WORDS and t not in years
+    )  # fmt: skip
     count = asked_count(question) if kind == "list" else None
-    return Ask(question, kind, asked_years(question), count, slot_noun(question), content)
+    return Ask(question, kind, years, count, slot_noun(question), content,
+               tuple(y for y in dated_years(question) if y in years), focus(question),
+               counted(question), bool(WANTS_PERCENT.search(question)))  # fmt: skip

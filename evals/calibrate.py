@@ -1,37 +1,42 @@
 """Fit the extractive answerer's confidence model and abstention threshold on the dev split.
 
-For every dev case it runs the real pipeline (condense → evidence → sentence choice) without
-abstaining, records the evidence features of the chosen sentence and whether the answer was
-right (unanswerable cases: never right, abstaining is), fits a small L2-regularised logistic
-regression, and prints the weights and the threshold that maximise dev accuracy. Paste them
-into `Weights.confidence` and `Settings.abstain_threshold`. Only the dev split is used.
+For every dev case it runs the code users get (the chain's condense step, the evidence
+search, the answerer and the citation check) with the answerer's confidence gate off, and
+records the answer's evidence features (`assistant/evidence.py: FEATURES`) and whether the
+answer was right (an unanswerable case is never answered right: abstaining is). It fits an
+L2-regularised logistic regression (scikit-learn) and picks the threshold that maximises dev
+accuracy, then writes both into `assistant/answerer_weights.json`, which the answerer reads.
+Only the dev split is used; nothing is tuned per question.
 
-Usage:  python evals/calibrate.py [--index-dir DIR]
+Usage:  python evals/calibrate.py [--index-dir DIR] [--dry-run]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from assistant import Assistant, Settings
-from assistant.condense import condense
+from assistant.answer import finalize
 from assistant.evaluate import answer_correct, calibrate, load_cases
-from assistant.extractive import FEATURES
+from assistant.evidence import FEATURES, WEIGHTS_FILE
 
 HERE = Path(__file__).resolve().parent
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.002, steps: int = 40000) -> np.ndarray:
-    """Plain gradient descent; the bias (column 0) is not regularised."""
-    w = np.zeros(x.shape[1])
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-(x @ w)))
-        grad = x.T @ (p - y) / len(y) + l2 * np.r_[0.0, w[1:]]
-        w -= 0.5 * grad
-    return w
+def fit(x: np.ndarray, y: np.ndarray, c: float) -> tuple[float, np.ndarray]:
+    """Intercept and coefficients of a logistic regression (features standardised inside)."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=c, max_iter=5000).fit((x - mean) / scale, y)
+    coef = model.coef_[0] / scale
+    return float(model.intercept_[0] - np.dot(coef, mean)), coef
 
 
 def main() -> None:
@@ -40,31 +45,47 @@ def main() -> None:
     )
     parser.add_argument("--index-dir", type=Path, default=Path("index"))
     parser.add_argument("--cases", type=Path, default=HERE / "known_facts.jsonl")
+    parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength")
+    parser.add_argument("--dry-run", action="store_true", help="print, do not write the file")
     args = parser.parse_args()
 
     cases = load_cases(args.cases, "dev")
     bot = Assistant(Settings(index_dir=args.index_dir))
     answerer = bot.answerer
-    rows, labels = [], []
+    rows, labels, answerable = [], [], []
     for case in cases:
-        question = condense(case.question, case.history)
+        question = bot.standalone(case.question, case.history)
         passages = bot.evidence(question)
-        units, chosen, features = answerer.analyse(question, passages)
-        text = answerer._compose(passages, [units[i] for i in chosen])
-        rows.append(np.mean(np.asarray(features), axis=0))
-        labels.append(
-            1.0
-            if case.answerable and answer_correct(text, False, case.answers, case.match)
-            else 0.0
+        draft = answerer.answer(question, passages, gate=False)  # type: ignore[call-arg]
+        answer = finalize(draft, passages, question, answerer.name)
+        right = case.answerable and answer_correct(
+            answer.text, answer.abstained, case.answers, case.match, case.column
         )
+        if draft.evidence and not draft.abstained:  # rules refused it (an empty cell), or no evidence
+            rows.append(draft.evidence)
+            labels.append(1.0 if right else 0.0)
+            answerable.append(case.answerable)
     x, y = np.asarray(rows), np.asarray(labels)
-    w = fit_logistic(x, y)
-    p = 1 / (1 + np.exp(-(x @ w)))
-    best = calibrate(p.tolist(), [bool(v) for v in y], [c.answerable for c in cases])
-    print(f"{len(cases)} dev cases, {int(y.sum())} answered right without abstaining")
-    print("weights:", ", ".join(f"{name}={v:.2f}" for name, v in zip(FEATURES, w, strict=True)))
-    print(f"confidence = ({', '.join(f'{v:.2f}' for v in w)})")
-    print(f"threshold {best[0]:.2f} -> dev accuracy {best[1]:.3f}")
+    names = [n for n in FEATURES if n != "bias"]
+    intercept, coef = fit(x[:, 1:], y, args.c)
+    weights = {"bias": intercept} | dict(zip(names, coef.tolist(), strict=True))
+    z = x[:, 1:] @ coef + intercept
+    p = 1 / (1 + np.exp(-z))
+    threshold, accuracy = calibrate(p.tolist(), [bool(v) for v in y], answerable)
+    print(f"{len(y)} dev cases, {int(y.sum())} answered right without abstaining")
+    print("weights:", ", ".join(f"{k}={v:.2f}" for k, v in weights.items()))
+    print(f"threshold {threshold:.3f} -> dev accuracy {accuracy:.3f}")
+    if args.dry_run:
+        return
+    data = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    data.update(
+        confidence={k: round(v, 4) for k, v in weights.items()},
+        threshold=round(threshold, 4),
+        fitted_on=f"dev split of {args.cases.name}: {len(y)} cases, "
+        f"{datetime.now(UTC).date().isoformat()}, dev accuracy {accuracy:.3f}",
+    )
+    WEIGHTS_FILE.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {WEIGHTS_FILE}")
 
 
 if __name__ == "__main__":

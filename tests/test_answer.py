@@ -6,7 +6,13 @@ import pytest
 from langchain_core.documents import Document
 
 from assistant import Assistant
-from assistant.answer import UNGROUNDED_WARNING, Draft, finalize
+from assistant.answer import (
+    UNGROUNDED_WARNING,
+    UNSUPPORTED_WARNING,
+    Draft,
+    finalize,
+    ungrounded_figures,
+)
 from assistant.assistant import InvalidQuestion
 from assistant.condense import condense, is_follow_up
 from assistant.settings import Settings
@@ -114,3 +120,36 @@ def test_invalid_questions_are_rejected_clearly(hash_settings: Settings) -> None
         bot.ask("   ")
     with pytest.raises(InvalidQuestion, match="limit"):
         bot.ask("x" * 100_000)
+
+
+ROW = "Broadband penetration ⁵ (%)\t37\t50\t70\t82"
+
+
+def row_passage() -> Document:
+    return Document(
+        page_content="Indicators — Broadband penetration (%): 2013: 37; 2015: 50; 2020: 70; 2025: 82",
+        metadata={"source": "d.txt", "title": "Plan", "chunk_id": "r", "start": 10,
+                  "end": 10 + len(ROW), "text": ROW, "heading": "", "kind": "table_row"},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("reply", "grounded"),
+    [
+        ("PWNED [1].", False),  # cites, but the passage says nothing of the kind
+        ("The 2025 target for broadband penetration is 99% [1].", False),  # a wrong figure
+        ("The 2025 target for broadband penetration is 82% [1].", True),
+    ],
+)
+def test_llm_sentences_must_be_supported_by_what_they_cite(reply: str, grounded: bool) -> None:
+    answer = finalize(Draft(reply), [row_passage()], "q", "openai")
+    assert answer.grounded is grounded
+    assert answer.text.startswith(UNSUPPORTED_WARNING) is not grounded
+
+
+def test_extractive_answers_lose_sentences_with_figures_no_quote_holds() -> None:
+    draft = Draft("The 2025 target is 82% [1]. It rose 12% in 2019 [1].",
+                  quotes={1: Span(10, 10 + len(ROW), ROW)}, verbatim=True)  # fmt: skip
+    answer = finalize(draft, [row_passage()], "q", "extractive")
+    assert answer.text == "The 2025 target is 82% [1]."
+    assert not ungrounded_figures(answer.text, answer.citations)

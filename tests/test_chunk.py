@@ -152,4 +152,4 @@ def test_markdown_headings_nest() -> None:
         "# A\n\nIntro text here for A.\n\n## B\n\nText under B is here.\n\n# C\n\nText under C.\n"
     )
     chunks = chunk_document(doc(text), ChunkingConfig(), words, words, 512)
-    assert [c.heading for c in chunks] == [("A",), ("A", "B"), ("C",)]
+    assert [c.heading for c in chunks if c.kind == "text"] == [("A",), ("A", "B"), ("C",)]

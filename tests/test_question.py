@@ -73,7 +73,9 @@ def test_asked_count(question: str, count: int | None) -> None:
 @pytest.mark.parametrize(
     ("question", "noun"),
     [("In which city is it located?", "city"), ("Which university leads it?", "university"),
-     ("Who leads it?", ""), ("Which companies took part?", "companies")],
+     ("Who leads it?", ""), ("Which companies took part?", "companies"),
+     ("Which Roland Berger executive is quoted?", "executive"), ("What underlies the glut?", ""),
+     ("Which of the projects were basic?", "projects")],
 )  # fmt: skip
 def test_slot_noun(question: str, noun: str) -> None:
     assert slot_noun(question) == noun
