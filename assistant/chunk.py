@@ -259,7 +259,10 @@ def chunk_document(
         first = found.items[0]
         span = Span(first.start, first.end, document.text[first.start : first.end])
         record = json.dumps(
-            {"title": found.title, "kind": found.kind, "intro": found.intro,
+            {"title": found.title, "kind": found.kind,
+             "intro": found.intro and {"label": found.intro.label, "start": found.intro.start,
+                                       "end": found.intro.end,
+                                       "raw": document.text[found.intro.start : found.intro.end]},
              "items": [{"label": i.label, "raw": document.text[i.start : i.end], "start": i.start,
                         "end": i.end} for i in found.items]},
             ensure_ascii=False,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from langchain_core.documents import Document
 
@@ -124,15 +125,18 @@ def list_passages(passages: Sequence[Document]) -> list[int]:
 def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, float]) -> int | None:
     """The list passage that best names what is asked; a list of the asked size wins."""
     best, best_score = None, 0.0
-    total = sum(weighted.values()) or 1.0
     for n in list_passages(passages):
         doc = passages[n - 1]
         data = record(doc)
-        title = f"{data.get('title', '')} {data.get('intro', '')} {doc.metadata.get('heading', '')}"
-        named = set(terms(f"{title} {doc.metadata.get('short_title', '')}"))
+        # The document's own title names every list in it: its words decide nothing here.
+        titled = set(terms(f"{doc.metadata.get('title', '')} {doc.metadata.get('short_title', '')}"))
+        asked = {t: w for t, w in weighted.items() if t not in titled} or weighted
+        total = sum(asked.values()) or 1.0
+        intro = (data.get("intro") or {}).get("label", "")
+        named = set(terms(f"{data.get('title', '')} {intro} {doc.metadata.get('heading', '')}"))
         listed = named | set(terms(doc.page_content))
-        title_share = sum(w for t, w in weighted.items() if t in named) / total
-        all_share = sum(w for t, w in weighted.items() if t in listed) / total
+        title_share = sum(w for t, w in asked.items() if t in named) / total
+        all_share = sum(w for t, w in asked.items() if t in listed) / total
         score = max(title_share, ITEMS_FACTOR * all_share)
         if ask.count is not None:
             score += COUNT_BONUS if len(data.get("items", [])) == ask.count else -COUNT_BONUS
@@ -145,22 +149,31 @@ def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, floa
 
 
 def list_answer(doc: Document, out: Cited) -> str:
-    """Every item of a list, each cited at its own heading span."""
+    """Every item of a list, each cited at its own heading span; then the sentence that
+    introduces the list, if there is one, as context."""
     data = record(doc)
     items = data.get("items", [])
     title = re.sub(r"^\(?\d{1,2}[.)]\s*|^[IVX]{1,4}\.\s*", "", data.get("title", "")).strip(" :")
-    cited = []
-    for item in items:
-        item_doc = Document(
-            page_content=item["label"],
-            metadata={**doc.metadata, "start": item["start"], "end": item["end"],
-                      "text": item["raw"],
-                      "kind": "list_item"},
-        )  # fmt: skip
-        span = Span(item["start"], item["end"], item_doc.metadata["text"])
-        cited.append(f"{item['label']} {out.cite(item_doc, span)}")
-    head = f"“{title}” has {count_word(len(items))} items" if title else f"There are {count_word(len(items))} items"
-    return f"{head}: " + "; ".join(cited) + "."
+    cited = [f"{item['label']} {out.cite(_part_of(doc, item), _span(item))}" for item in items]
+    n = count_word(len(items))
+    head = f"“{title}” has {n} items" if title else f"There are {n} items"
+    text = f"{head}: " + "; ".join(cited) + "."
+    if intro := data.get("intro"):
+        text += f" It opens: “{intro['label']}” {out.cite(_part_of(doc, intro), _span(intro))}."
+    return text
+
+
+def _span(item: dict[str, Any]) -> Span:
+    return Span(item["start"], item["end"], item["raw"])
+
+
+def _part_of(doc: Document, item: dict[str, Any]) -> Document:
+    """A list item (or its intro) as a passage of its own, so that it is cited exactly."""
+    return Document(
+        page_content=item["label"],
+        metadata={**doc.metadata, "start": item["start"], "end": item["end"], "text": item["raw"],
+                  "kind": "list_item"},
+    )  # fmt: skip
 
 
 # -- sentences -----------------------------------------------------------------------------

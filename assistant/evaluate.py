@@ -259,20 +259,29 @@ def by_kind(results: Sequence[CaseResult], k: int = 5) -> dict[str, dict[str, fl
 
 
 def calibrate(
-    confidences: Sequence[float], right: Sequence[bool], answerable: Sequence[bool]
+    confidences: Sequence[float],
+    right: Sequence[bool],
+    answerable: Sequence[bool],
+    wrong_cost: float = 0.0,
 ) -> tuple[float, float]:
-    """The abstention threshold that maximises overall accuracy: a case counts as right when
-    it is answered (confidence >= threshold) and `right`, or abstained and not answerable.
-    Candidates lie midway between observed confidences. Returns (threshold, accuracy)."""
+    """The abstention threshold with the best utility: +1 for a right answer (confidence >=
+    threshold and `right`) or for abstaining on an unanswerable case, 0 for abstaining on an
+    answerable one, and -`wrong_cost` for any wrong answer (a confident wrong answer is worse
+    than a refusal). Candidates lie midway between observed confidences.
+    Returns (threshold, accuracy at that threshold)."""
     points = sorted({0.0, *confidences})
-    best = (0.0, -1.0)
+    best = (0.0, -1.0, -float("inf"))
     for i, low in enumerate(points):
         threshold = (low + (points[i + 1] if i + 1 < len(points) else low + 0.02)) / 2
-        hits = sum((c >= threshold and ok) or (c < threshold and not a)
-                   for c, ok, a in zip(confidences, right, answerable, strict=True))  # fmt: skip
-        if hits / len(confidences) > best[1]:
-            best = (threshold, hits / len(confidences))
-    return best
+        hits = wrong = 0
+        for c, ok, a in zip(confidences, right, answerable, strict=True):
+            answered = c >= threshold
+            hits += (answered and ok) or (not answered and not a)
+            wrong += answered and not ok
+        utility = hits - wrong_cost * wrong
+        if utility > best[2]:
+            best = (threshold, hits / len(confidences), utility)
+    return best[0], best[1]
 
 
 # -- configurations compared side by side --------------------------------------------------

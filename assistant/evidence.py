@@ -45,6 +45,7 @@ FILLERS: dict[str, str] = {
     r"\b(in|at|from|of)\s+(Beijing|Shanghai|Tianjin|Chongqing|Guangzhou|Shenzhen|Wuhan|Hangzhou|"
     r"Nanjing|Chengdu|Xi'an|Ningbo|Suzhou|Qingdao|Dalian|Shenyang|Harbin|Changsha|Hefei|Fujian|"
     r"Zhejiang|Jiangsu|Guangdong|Shandong|Hubei|Hunan|Sichuan|Hebei|Henan|Liaoning|[A-Z][a-z]+ Province)\b",
+    "list": r"(?:,[^,]{2,80}){2,}|\b(?:such as|including|namely|as follows|the following)\b|[:—]",
     "organisation": r"\b[A-Z][\w&\-]*(?:\s+(?:of|for|and|[A-Z][\w&\-]*))*\s+(Ministry|Commission|"
     r"Council|University|Institute|Academy|Association|Administration|Bureau|Company|Corporation|"
     r"Group|Bank|Agency|Office|Federation|Committee|Alliance|Center|Centre|Forum|Board|Team)\b|\b(Ministry|University|Institute|Academy|Commission)\s+of\s+[A-Z]",
@@ -64,6 +65,7 @@ FEATURES = (
     "year_missing",
     "passage",
     "filler_missing",
+    "named_filler_missing",
     "slot_noun_missing",
     "rare_missing_count",
     "count_unattached",
@@ -72,6 +74,7 @@ FEATURES = (
     "focus_missing",
 )
 ABOUT_ROW = 0.5  # share of the question's weighted terms a table row's label must hold
+NAMED_TYPES = ("money", "date", "person", "place", "organisation")  # a number alone cannot fill
 COUNT_WINDOW = 6  # words between a figure and the thing it counts
 
 
@@ -113,11 +116,41 @@ def term_set(text: str) -> frozenset[str]:
     return frozenset(terms(normalise_spelling(text)))
 
 
-def has_filler(answer_type: str, text: str) -> bool:
+def has_filler(answer_type: str, text: str, given: frozenset[str] = frozenset()) -> bool:
+    """Whether `text` holds a filler of the type: something new, so a figure or a name the
+    question itself gives (`given`, its terms) does not count."""
     pattern = _FILLER_PATTERNS.get(answer_type)
+    if pattern is None:
+        return True
     if answer_type == "money":  # an amount of money: a currency and a figure
-        return bool(pattern and pattern.search(text)) and has_filler("number", text)
-    return pattern is None or bool(pattern.search(text))
+        return bool(pattern.search(text)) and has_filler("number", text, given)
+    return any(not _only_given(m.group(0), given) for m in pattern.finditer(text))
+
+
+def _only_given(found: str, given: frozenset[str]) -> bool:
+    words = term_set(found) - term_set(NAME_WORDS)
+    return bool(words) and words <= given
+
+
+# Words that make a name a name ("Ministry", "Center") but say nothing new by themselves.
+NAME_WORDS = (
+    "ministry commission council university institute academy association administration "
+    "bureau company corporation group bank agency office federation committee alliance center "
+    "centre forum board team province city municipality district prefecture region county "
+    "premier president minister vice secretary director chairman chairwoman mr ms mrs dr "
+    "professor prof"
+)
+SLOT_TYPES = {
+    "organisation": "company companies firm firms enterprise enterprises university universities "
+    "ministry ministries department departments agency agencies institute institutes "
+    "institution institutions bank banks body bodies organization organizations organisation "
+    "organisations group groups",
+    "place": "city cities province provinces country countries region regions airport airports "
+    "town towns district districts port ports location locations place places",
+    "person": "person people official officials minister ministers executive executives expert "
+    "experts leader leaders head heads chair chairman chairwoman director directors",
+}
+_SLOT_TYPE = {noun: kind for kind, nouns in SLOT_TYPES.items() for noun in nouns.split()}
 
 
 def units(passages: Sequence[Document]) -> list[Unit]:
@@ -226,10 +259,13 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
     top = max(weighted.values(), default=1.0) or 1.0
     missing = [v for t, v in weighted.items() if t not in present]
     rare_missing = sum(1 for v in missing if v >= 0.6 * top)
-    noun_missing = bool(ask.slot_noun) and not (
-        term_set(ask.slot_noun) & term_set(f"{unit.display} {unit.context}")
-    ) and not (ask.answer_type in ("person", "place", "organisation")
-               and has_filler(ask.answer_type, unit.display))  # fmt: skip
+    given = frozenset(ask.terms) | frozenset(ask.years)
+    slot_type = _SLOT_TYPE.get(ask.slot_noun, "")
+    noun_missing = bool(ask.slot_noun) and (
+        not has_filler(slot_type, unit.display, given)
+        if slot_type
+        else not term_set(ask.slot_noun) & term_set(f"{unit.display} {unit.context}")
+    )
     return {
         "bias": 1.0,
         "best": score,
@@ -238,7 +274,10 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
         "missing_rare": max(missing, default=0.0) / top,
         "year_missing": 1.0 if missing_years(ask, unit, passages) else 0.0,
         "passage": float(doc.metadata.get("dense_score", 0.0)),
-        "filler_missing": 0.0 if has_filler(ask.answer_type, unit.display) else 1.0,
+        "filler_missing": 0.0 if has_filler(ask.answer_type, unit.display, given) else 1.0,
+        "named_filler_missing": 1.0
+        if ask.answer_type in NAMED_TYPES and not has_filler(ask.answer_type, unit.display, given)
+        else 0.0,
         "slot_noun_missing": 1.0 if noun_missing else 0.0,
         "rare_missing_count": min(rare_missing, 3) / 3,
         "count_unattached": 0.0 if counts_thing(ask, unit.display) else 1.0,

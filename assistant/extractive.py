@@ -22,7 +22,7 @@ from assistant.answer import Draft
 from assistant.condense import decompose
 from assistant.evidence import Idf, Unit, Weights
 from assistant.question import Ask, analyse
-from assistant.text import terms, words
+from assistant.text import terms
 
 EmbedMany = Callable[[list[str]], list[list[float]]]
 MISSING_WHAT = {
@@ -220,32 +220,41 @@ class ExtractiveAnswerer:
         return a.passage == b.passage or (a.span.start == b.span.start and a.display == b.display)
 
 
+TOPIC_GLUE = frozenset("of for and the in on to & a an".split())
+
+
 def _topic(question: str, evidence_text: str) -> str:
-    """The longest run of the question's words that the evidence also holds."""
+    """The longest run of the question's content words that the evidence also holds (small
+    words such as "of" may join it; a verb or a comma ends it)."""
     present = set(terms(evidence_text))
-    tokens = question.rstrip("?").split()
     best: list[str] = []
     run: list[str] = []
-    for token in tokens:
-        content = terms(token)
-        if content and all(t in present for t in content):
-            run.append(token)
-        elif not content and run and not words(token) == []:
-            run.append(token)  # a stopword inside a run ("centre for robots")
+    for token in question.rstrip("?").split():
+        word = token.strip("\"“”'’(),;:")
+        content = terms(word)
+        if content and all(t in present for t in content) and word.lower() not in AUX:
+            run.append(word)
+        elif word.lower() in TOPIC_GLUE and run:
+            run.append(word)
         else:
             run = []
         trimmed = _trim(run)
         if len(trimmed) > len(best):
             best = trimmed
-    return " ".join(best) if len(best) >= 1 and terms(" ".join(best)) else ""
+        if token.endswith((",", ";", ":")):
+            run = []
+    return " ".join(best)
+
+
+AUX = frozenset("is are was were do does did will would should can could has have had be".split())
 
 
 def _trim(run: list[str]) -> list[str]:
-    """No stopwords at the ends of a topic."""
+    """No small words at the ends of a topic."""
     lo, hi = 0, len(run)
-    while lo < hi and not terms(run[lo]):
+    while lo < hi and run[lo].lower() in TOPIC_GLUE:
         lo += 1
-    while hi > lo and not terms(run[hi - 1]):
+    while hi > lo and run[hi - 1].lower() in TOPIC_GLUE:
         hi -= 1
     return run[lo:hi]
 

@@ -50,7 +50,7 @@ class OutlineList:
     heading: tuple[str, ...]  # heading path of the list's parent
     kind: str
     items: tuple[Item, ...]
-    intro: str = ""  # the sentence that announces the list ("The current focus is on four aspects.")
+    intro: Item | None = None  # the sentence that announces it ("The focus is on four aspects.")
 
 
 @dataclass
@@ -147,7 +147,8 @@ class OutlineBuilder:
             same = [c for c in headings if c.kind == kind]
             if len(same) >= 2 and kind not in ("box", "question", "title"):
                 found.append(OutlineList(node.title, node.path, kind,
-                                         tuple(_item(c.span) for c in same)))  # fmt: skip
+                                         tuple(_item(c.span) for c in same),
+                                         _opening(node, same[0])))  # fmt: skip
         paragraphs = [c for c in node.children if c.kind == "para"]
         found.extend(_paragraph_lists(node, paragraphs))
         for child in headings:
@@ -169,15 +170,28 @@ def _paragraph_lists(parent: Node, paragraphs: list[Node]) -> list[OutlineList]:
     return out
 
 
-def _intro(first: Node, paragraphs: list[Node]) -> str:
+def _intro(first: Node, paragraphs: list[Node]) -> Item | None:
     """The sentence just before a list's first item: in its own paragraph, or the last one
     of the paragraph before."""
     before = [p for p in paragraphs if p.span.end <= first.span.start]
     if not before:
-        return ""
+        return None
     last = before[-1].span
     sentences = [s for s in split_sentences(last.text, offset=last.start) if s.end <= first.span.start]
-    return " ".join(sentences[-1].text.split()) if sentences else ""
+    return _sentence_item(sentences[-1]) if sentences else None
+
+
+def _opening(node: Node, first: Node) -> Item | None:
+    """The first sentence under a heading, when it comes before the heading's first item."""
+    opening = next((c for c in node.children if c.kind == "para"), None)
+    if opening is None or opening.span.start > first.span.start:
+        return None
+    sentences = split_sentences(opening.span.text, offset=opening.span.start)
+    return _sentence_item(sentences[0]) if sentences else None
+
+
+def _sentence_item(sentence: Span) -> Item:
+    return Item(" ".join(sentence.text.split()), sentence.start, sentence.end)
 
 
 def _labelled_run(paragraphs: list[Node]) -> list[Node]:
@@ -265,6 +279,6 @@ def count_word(n: int) -> str:
 def render_list(outline_list: OutlineList) -> str:
     """'3. Strategic tasks and priorities (nine items, 9): (1) ...; (2) ...'."""
     n = len(outline_list.items)
-    intro = f" — {outline_list.intro}" if outline_list.intro else ""
+    intro = f" — {outline_list.intro.label}" if outline_list.intro else ""
     items = "; ".join(i.label for i in outline_list.items)
     return f"{outline_list.title}{intro} ({count_word(n)} items, {n}): {items}"

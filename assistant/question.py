@@ -28,12 +28,13 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
     ("list", r"^\s*(list|name|enumerate|outline)\b(?! of)"),
     ("list", r"\b(what|which) (are|were) the\b(?!.*\b(target|value|figure|rate|number|share)s? (for|in|by)\b)"),
     ("list", r"\b(what|which) (two|three|four|five|six|seven|eight|nine|ten|\d{1,2}) \w+"),
-    ("list", r"\bthe (two|three|four|five|six|seven|eight|nine|ten|\d{1,2}) (\w+ ){0,4}\w+s\b"),
+    ("list", r"^\s*(what|which|list|name)\b(?!.*\bhow many\b).*\bthe (two|three|four|five|six|seven|eight|nine|ten|\d{1,2}) (\w+ ){0,4}\w+s\b"),
     ("list", r"^\s*(what|which) (?!(percentage|proportion|share|rate|ratio|number|amount|value|level|figure|year|date|kind|type)\b)([\w\-]+ ){0,4}[\w\-]+(s|ies)\b (do|does|did|are|were|will|should|fall|have|has|belong)\b"),
     ("money", r"\bhow much (money|funding|funds?|investment|capital|budget)\b"),
+    ("money", r"\bhow (large|big|much)\b.*\b(fund|funds|funding|budget|investment|capital|loans?|subsid(y|ies))\b"),
     ("money", r"\b(funding|budget|investment|subsid(y|ies)|cost|spend|spent|invest(ed)?|allocat\w*|grant)\b.*\b(how much|amount|receive|get|total)\b"),
     ("money", r"\b(how much|what amount)\b.*\b(funding|budget|investment|subsid(y|ies)|cost|spend|spent|invest(ed)?|money|yuan|dollars?)\b"),
-    ("date", r"\b(when|what (year|date|month|day)|which (year|date|month)|since when|how long ago)\b"),
+    ("date", r"\b(when|what (years?|dates?|months?|days?)|which (years?|dates?|months?|days?)|since when|how long ago)\b"),
     ("number", r"\b(how (many|much|far|large|big|high|long)|by how much|how fast)\b|%"),
     ("number", r"\bwhat (percentage|proportion|share|rate|ratio|number|target|level|amount|value|figure|fraction|portion|cut|reduction|increase|index)\b"),
     ("number", r"\b(percent|per ?cent|number of)\b"),
@@ -53,7 +54,8 @@ _TYPE_PATTERNS = tuple((kind, re.compile(p, re.IGNORECASE)) for kind, p in TYPE_
 # evidence should hold it (or, for people, places and organisations, a name of that kind).
 SLOT_NOUN = re.compile(
     r"\b(?i:which|in which|at which|from which|what kind of|what type of)\s+(?:of the\s+)?"
-    r"(?:[A-Z][\w\-]*\s+)*(?P<noun>[a-z][a-z\-]{2,})\b"
+    r"(?:[A-Z][\w\-]*\s+)*(?:(?:two|three|four|five|six|seven|eight|nine|ten|\d+)\s+)?"
+    r"(?P<noun>[a-z][a-z\-]{2,})\b"
 )
 NOT_SLOT_NOUNS = frozenset(
     """
@@ -77,7 +79,11 @@ FOCUS_STOP = frozenset(
     """.split()  # noqa: SIM905
 )
 # "How many <thing>": the count must be of that thing.
-COUNTED = re.compile(r"\bhow many\s+(?P<thing>(?:[\w\-]+\s+){0,3}?[\w\-]+?s)\b", re.IGNORECASE)
+COUNTED = re.compile(
+    r"\bhow many\s+(?:of\s+(?:the|these|those|its|their)\s+(?:\d[\d,]*\s+)?)?"
+    r"(?P<thing>(?:[\w\-]+\s+){0,3}?[\w\-]+?s)\b",
+    re.IGNORECASE,
+)
 WANTS_PERCENT = re.compile(r"\b(what|which) (percentage|proportion|share|rate|ratio)\b|\bper ?cent\b", re.I)
 
 # A year the question asks about ("by 2020", "in 2013", "in March 2017", "the 2025 target"),

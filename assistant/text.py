@@ -93,7 +93,12 @@ def words(text: str) -> list[str]:
 def terms(text: str) -> list[str]:
     """Content terms for keyword matching: words without stopwords, spelling normalised,
     Snowball-stemmed."""
-    return [stem(normalise_spelling(w)) for w in words(text) if w not in STOPWORDS and w]
+    return [_term(w) for w in words(text) if w not in STOPWORDS and w]
+
+
+@functools.lru_cache(maxsize=200_000)
+def _term(word: str) -> str:
+    return stem(normalise_spelling(word))
 
 
 @functools.cache

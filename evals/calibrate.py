@@ -4,8 +4,9 @@ For every dev case it runs the code users get (the chain's condense step, the ev
 search, the answerer and the citation check) with the answerer's confidence gate off, and
 records the answer's evidence features (`assistant/evidence.py: FEATURES`) and whether the
 answer was right (an unanswerable case is never answered right: abstaining is). It fits an
-L2-regularised logistic regression (scikit-learn) and picks the threshold that maximises dev
-accuracy, then writes both into `assistant/answerer_weights.json`, which the answerer reads.
+L2-regularised logistic regression (scikit-learn) and picks the threshold that maximises the
+utility on dev (a right answer or a right refusal +1, a wrong answer -0.5, a needless refusal 0:
+a confident wrong answer is worse than a refusal), then writes both into `assistant/answerer_weights.json`, which the answerer reads.
 Only the dev split is used; nothing is tuned per question.
 
 Usage:  python evals/calibrate.py [--index-dir DIR] [--dry-run]
@@ -46,6 +47,8 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, default=Path("index"))
     parser.add_argument("--cases", type=Path, default=HERE / "known_facts.jsonl")
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength")
+    parser.add_argument("--wrong-cost", type=float, default=0.5,
+                        help="how much worse a wrong answer is than a refusal (utility -COST)")
     parser.add_argument("--dry-run", action="store_true", help="print, do not write the file")
     args = parser.parse_args()
 
@@ -71,10 +74,15 @@ def main() -> None:
     weights = {"bias": intercept} | dict(zip(names, coef.tolist(), strict=True))
     z = x[:, 1:] @ coef + intercept
     p = 1 / (1 + np.exp(-z))
-    threshold, accuracy = calibrate(p.tolist(), [bool(v) for v in y], answerable)
+    threshold, accuracy = calibrate(p.tolist(), [bool(v) for v in y], answerable, args.wrong_cost)
     print(f"{len(y)} dev cases, {int(y.sum())} answered right without abstaining")
     print("weights:", ", ".join(f"{k}={v:.2f}" for k, v in weights.items()))
     print(f"threshold {threshold:.3f} -> dev accuracy {accuracy:.3f}")
+    print("threshold  abstains on unanswerable  abstains on answerable  answered wrong")
+    for t in np.linspace(0.1, 0.8, 15):
+        a = np.asarray(answerable)
+        print(f"  {t:.2f}     {np.mean(p[~a] < t):.2f}                    {np.mean(p[a] < t):.2f}"
+              f"                    {np.mean((p[a] >= t) & (y[a] == 0)):.2f}")
     if args.dry_run:
         return
     data = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))

@@ -126,3 +126,29 @@ def test_answer_type_plural_questions(question: str, kind: str) -> None:
 
 def test_year_after_a_question_word_is_asked() -> None:
     assert asked_years("What 2015 value does the table give?") == ("2015",)
+
+
+@pytest.mark.parametrize(
+    ("question", "thing"),
+    [("How many pilot cities were approved?", ("pilot", "citi")),
+     ("How many of the 97 pilot projects were in robotics?", ("pilot", "project")),
+     ("How much funding was given?", ())],
+)  # fmt: skip
+def test_counted_thing(question: str, thing: tuple[str, ...]) -> None:
+    assert analyse(question).counted == thing
+
+
+@pytest.mark.parametrize(
+    ("question", "given", "text", "filled"),
+    [
+        ("How many of the 97 pilot projects were in robotics?", "97", "It unveiled 97 pilot projects.", False),
+        ("How many of the 97 pilot projects were in robotics?", "97", "Of the 97, 12 were robots.", True),
+        ("Which ministry leads it?", "", "The Ministry of Finance leads it.", True),
+    ],
+)  # fmt: skip
+def test_a_filler_is_new_information(question: str, given: str, text: str, filled: bool) -> None:
+    from assistant.evidence import has_filler
+
+    ask = analyse(question)
+    kind = "organisation" if ask.slot_noun == "ministry" else ask.answer_type
+    assert has_filler(kind, text, frozenset(ask.terms) | frozenset(ask.years)) is filled
