@@ -67,6 +67,7 @@ FEATURES = (
     "filler_missing",
     "named_filler_missing",
     "slot_noun_missing",
+    "named_slot_missing",
     "rare_missing_count",
     "count_unattached",
     "percent_missing",
@@ -261,11 +262,15 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
     rare_missing = sum(1 for v in missing if v >= 0.6 * top)
     given = frozenset(ask.terms) | frozenset(ask.years)
     slot_type = _SLOT_TYPE.get(ask.slot_noun, "")
-    noun_missing = bool(ask.slot_noun) and (
-        not has_filler(slot_type, unit.display, given)
-        if slot_type
-        else not term_set(ask.slot_noun) & term_set(f"{unit.display} {unit.context}")
-    )
+    # "Which *university*": a name of that kind must be there ("... University"), not any body.
+    named = slot_type == "organisation" and bool(term_set(ask.slot_noun) & term_set(NAME_WORDS))
+    noun_in_unit = bool(term_set(ask.slot_noun) & term_set(f"{unit.display} {unit.context}"))
+    if not ask.slot_noun:
+        noun_missing = False
+    elif named or not slot_type:
+        noun_missing = not noun_in_unit
+    else:
+        noun_missing = not has_filler(slot_type, unit.display, given)
     return {
         "bias": 1.0,
         "best": score,
@@ -279,6 +284,7 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
         if ask.answer_type in NAMED_TYPES and not has_filler(ask.answer_type, unit.display, given)
         else 0.0,
         "slot_noun_missing": 1.0 if noun_missing else 0.0,
+        "named_slot_missing": 1.0 if named and noun_missing else 0.0,
         "rare_missing_count": min(rare_missing, 3) / 3,
         "count_unattached": 0.0 if counts_thing(ask, unit.display) else 1.0,
         "percent_missing": 1.0

@@ -35,6 +35,18 @@ MISSING_WHAT = {
 }
 
 
+STRICT_TYPES = ("date", "money")  # types whose fillers are found reliably: missing is decisive
+
+
+def _unfilled(part: Part) -> bool:
+    """A date or an amount of money is asked and the evidence holds none that the question
+    does not already give, or a named kind of body ("which *university*") is asked and the
+    evidence names none: the documents do not say, whatever else matches."""
+    if part.ask.answer_type in STRICT_TYPES and part.features["filler_missing"]:
+        return True
+    return bool(part.features["named_slot_missing"])
+
+
 @dataclass(frozen=True)
 class Part:
     """One part of a question, the units chosen for it, and the evidence features."""
@@ -115,6 +127,11 @@ class ExtractiveAnswerer:
             scored[at] = max(float(np.max(scored[np.isfinite(scored)], initial=0.0)), 0.0) + 0.01
         else:
             scored = np.where([u.kind == "list" for u in found], -np.inf, scored)
+        if ask.answer_type in STRICT_TYPES:  # only evidence that can answer may be chosen
+            given = frozenset(ask.terms) | frozenset(ask.years)
+            filled = np.array([evidence.has_filler(ask.answer_type, u.display, given) for u in found])
+            if np.any(filled & np.isfinite(scored)):
+                scored = np.where(filled, scored, -np.inf)
         order = [int(i) for i in np.argsort(-scored, kind="stable") if np.isfinite(scored[i])]
         if not order:
             order = [0]
@@ -150,7 +167,7 @@ class ExtractiveAnswerer:
         texts: list[str] = []
         refusals: list[compose.Refusal] = []
         for part in parts:
-            sure = not gate or self.confidence([part]) >= self.threshold
+            sure = not gate or (self.confidence([part]) >= self.threshold and not _unfilled(part))
             result = self._compose_part(part, found, passages, out) if sure else None
             if isinstance(result, str):
                 texts.append(result)
