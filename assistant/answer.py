@@ -12,8 +12,8 @@ sentence that breaks this; any other answer whose cited sentence its passage doe
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from langchain_core.documents import Document

@@ -97,11 +97,13 @@ class Assistant:
                     self.chat_model, self.prompts, self.settings.openai_model
                 )
             else:
+                from assistant.evidence import Weights
                 from assistant.extractive import ExtractiveAnswerer
 
                 self._answerer = ExtractiveAnswerer(
                     embed=self.embeddings.embed_documents,
                     idf=self._idf,
+                    weights=Weights.load(),
                     threshold=self.settings.abstain_threshold,
                     max_sentences=self.settings.max_answer_sentences,
                     sentence_candidates=self.settings.sentence_candidates,
@@ -116,12 +118,7 @@ class Assistant:
 
     def _build_chain(self) -> Runnable[dict[str, Any], Answer]:
         def standalone(inputs: dict[str, Any]) -> str:
-            history = inputs.get("history") or []
-            if self.settings.answerer == "openai":
-                return condense_with_model(
-                    inputs["question"], history, self.chat_model, self.prompts
-                )
-            return condense(inputs["question"], history)
+            return self.standalone(inputs["question"], inputs.get("history") or [])
 
         def passages(inputs: dict[str, Any]) -> list[Document]:
             return self.evidence(inputs["standalone"], inputs.get("filters"))
@@ -137,6 +134,12 @@ class Assistant:
             | _step("draft", lambda x: self.answerer.answer(x["standalone"], x["passages"]))
             | RunnableLambda(validate, name="validate")
         ).with_config(run_name="policy_assistant")
+
+    def standalone(self, question: str, history: Sequence[Message]) -> str:
+        """The question as it stands alone: a follow-up is rewritten with the conversation."""
+        if self.settings.answerer == "openai":
+            return condense_with_model(question, history, self.chat_model, self.prompts)
+        return condense(question, history)
 
     def evidence(self, question: str, filters: Filters | None = None) -> list[Document]:
         """The passages the answerer reads: each part of a compound question is searched on
@@ -161,9 +164,26 @@ class Assistant:
         history: Sequence[Message] | None = None,
         filters: Filters | dict[str, Any] | None = None,
     ) -> Answer:
-        """Answer a question (follow-ups use `history`), citing exact source spans."""
+        """Answer a question (follow-ups use `history`), citing exact source spans.
+
+        Only the last `settings.history_turns` messages of `history` are used, each cut to
+        `settings.history_message_chars` characters. The standalone question rebuilt from them
+        must fit the question limit too: if it would not, earlier questions share what the
+        question leaves, and then the oldest messages are dropped. However much history a
+        caller sends, the work stays bounded."""
         text = check_question(question)
-        inputs = {"question": text, "history": list(history or []), "filters": _filters(filters)}
+        keep, cap = self.settings.history_turns, self.settings.history_message_chars
+        turns = [
+            {"role": str(m.get("role", "")), "content": str(m.get("content") or "")[:cap]}
+            for m in (list(history or [])[-keep:] if keep else [])
+        ]
+        if len(condense(text, turns)) > MAX_QUESTION_CHARS:
+            questions = sum(t["role"] == "user" for t in turns)
+            share = (MAX_QUESTION_CHARS - len(text)) // max(1, questions)
+            turns = [t | {"content": t["content"][:share]} if t["role"] == "user" else t for t in turns]  # fmt: skip
+        while turns and len(condense(text, turns)) > MAX_QUESTION_CHARS:
+            turns = turns[1:]
+        inputs = {"question": text, "history": turns, "filters": _filters(filters)}
         return self._while_reindexing(lambda: self.chain.invoke(inputs))
 
     def retrieve(

@@ -3,6 +3,11 @@
 Answers become HTML with clickable [n] markers and numbered source cards whose supporting
 span is highlighted; the source viewer shows a whole document scrolled to the exact span.
 Everything from documents or users is HTML-escaped here; `ui.py` only lays out and wires.
+
+Chat messages are HTML, never Markdown (the Chatbot renders them with Markdown and LaTeX off):
+document text such as `![diagram](http://example.com/x.png)` stays text, during streaming too,
+so nothing a document says can make the browser fetch anything. The page's Content-Security-
+Policy (`CONTENT_SECURITY_POLICY`) backs this up in the browser.
 """
 
 from __future__ import annotations
@@ -21,6 +26,17 @@ from assistant.load import LoadError, load_file
 
 HIGHLIGHT_ID = "assistant-highlight"
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+# Images, media, fonts and connections only from the page's own origin; no plugins.
+CONTENT_SECURITY_POLICY = (
+    "img-src 'self' data: blob:; media-src 'self' data: blob:; font-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'"
+)
+
+
+def text_html(text: str) -> str:
+    """Plain text as chat HTML: escaped, line breaks kept. For questions, notices, partial
+    answers: anything that is not built from an Answer."""
+    return html.escape(text).replace("\n", "<br>")
 
 
 def cite_key(turn: int, number: int, related: bool = False) -> str:
@@ -55,7 +71,7 @@ def card_html(c: Citation, turn: int, related: bool = False) -> str:
 
 def answer_html(answer: Answer, turn: int) -> str:
     """The chat message for an answer: text with clickable [n], then the source cards."""
-    text = html.escape(answer.text).replace("\n", "<br>")
+    text = text_html(answer.text)
     text = _MARKER.sub(
         lambda m: f"<a class='cite cite-{cite_key(turn, int(m.group(1)))}'>[{m.group(1)}]</a>",
         text,
@@ -78,7 +94,7 @@ def streamed(answer: Answer, turn: int, pieces: int = 24) -> Iterator[str]:
     words = re.findall(r"\S+\s*", answer.text)
     step = max(1, len(words) // pieces)
     for end in range(step, len(words), step):
-        yield html.escape("".join(words[:end]))
+        yield text_html("".join(words[:end]))
     yield answer_html(answer, turn)
 
 

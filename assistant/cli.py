@@ -1,6 +1,7 @@
 """The `assistant` command: index, ask, retrieve, chat, status.
 
-Heavy libraries are imported inside the commands, so `--help` is instant.
+Heavy libraries are imported inside the commands, so `--help` is instant. Every failure is
+one line on stderr and a non-zero exit code, never a traceback (see `main`).
 """
 
 from __future__ import annotations
@@ -9,13 +10,18 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from assistant.assistant import Assistant
+    from assistant.index import IndexReport
     from assistant.retrieve import Filters
 
 app = typer.Typer(
@@ -64,9 +70,56 @@ def _setup(config: Path | None) -> None:
         os.environ["ASSISTANT_CONFIG"] = str(config)
 
 
+@contextmanager
+def _loader_warnings() -> Iterator[list[logging.LogRecord]]:
+    """Hold back the loader's warnings during an index run: the summary lists each skipped
+    file once. Warnings about anything else are shown after it (or if the run fails)."""
+    logger = logging.getLogger("assistant.load")
+    held: list[logging.LogRecord] = []
+
+    class Hold(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            held.append(record)
+
+    handler, propagate = Hold(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    failed = False
+    try:
+        yield held
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+        for record in held if failed else ():
+            logger.handle(record)
+
+
 def _progress_index(bot: Assistant, rebuild: bool = False) -> None:
     """Index with a progress bar (plain lines when stderr is not a terminal), then a summary."""
     from rich.console import Console
+
+    console = Console(stderr=True)
+    with _loader_warnings() as held:
+        report = _run_index(bot, console, rebuild)
+    skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
+    state = "updated" if report.changed else "already up to date"
+    console.print(
+        f"Index {state}: {report.documents} documents{skipped}, {report.chunks} chunks, "
+        f"{report.added} added, {report.removed} removed, {report.reused} reused, "
+        f"{report.seconds:.1f} s."
+    )
+    for item in report.skipped:
+        console.print(f"  skipped {item.source}: {item.reason}", style="yellow", markup=False)
+    for record in held:
+        message = record.getMessage()
+        if not any(item.source in message for item in report.skipped):
+            console.print(f"  {record.levelname.lower()}: {message}", style="yellow", markup=False)
+
+
+def _run_index(bot: Assistant, console: Console, rebuild: bool) -> IndexReport:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -75,7 +128,6 @@ def _progress_index(bot: Assistant, rebuild: bool = False) -> None:
         TimeRemainingColumn,
     )
 
-    console = Console(stderr=True)
     if console.is_terminal:
         with Progress(
             TextColumn("Embedding chunks"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -96,15 +148,28 @@ def _progress_index(bot: Assistant, rebuild: bool = False) -> None:
                 print(f"Embedding chunks: {done}/{total}", file=sys.stderr, flush=True)
 
         report = bot.index(rebuild=rebuild, progress=lines)
-    skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
-    state = "updated" if report.changed else "already up to date"
-    console.print(
-        f"Index {state}: {report.documents} documents{skipped}, {report.chunks} chunks, "
-        f"{report.added} added, {report.removed} removed, {report.reused} reused, "
-        f"{report.seconds:.1f} s."
-    )
-    for item in report.skipped:
-        console.print(f"  skipped {item.source}: {item.reason}", style="yellow")
+    return report
+
+
+def _build_or_wait(bot: Assistant) -> None:
+    """Build the missing index; if another process is building it (replicas starting together
+    on an empty Chroma server), wait for that run instead of failing."""
+    import time
+
+    from assistant.store import IndexBusy
+
+    told = False
+    while True:
+        try:
+            _progress_index(bot)
+            return
+        except IndexBusy:
+            if not told:
+                typer.secho("Another process is building the index; waiting for it.", err=True)
+                told = True
+            time.sleep(2)
+            if bot.store.active() is not None:
+                return
 
 
 def _open(config: Path | None, build: bool = True) -> Assistant:
@@ -119,9 +184,10 @@ def _open(config: Path | None, build: bool = True) -> Assistant:
         bot = Assistant(Settings(), build_if_missing=False)
         if build and bot.store.active() is None:
             typer.secho("No index yet: building it from the corpus first.", err=True)
-            _progress_index(bot)
+            _build_or_wait(bot)
     except ValidationError as exc:
-        _fail(f"invalid settings:\n{exc}")
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        _fail(f"invalid settings: {problems}")
     except StoreUnavailable as exc:
         _fail(str(exc))
     except FileNotFoundError as exc:
@@ -156,6 +222,20 @@ def index(
     _progress_index(bot, rebuild=rebuild)
 
 
+def _history(path: Path) -> list[dict[str, str]]:
+    """Earlier turns from a JSON file: [{"role": ..., "content": ...}, ...]."""
+    try:
+        turns = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        _fail(f"cannot read the history file {path}: {exc}", code=2)
+    if not isinstance(turns, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("role"), str) and isinstance(t.get("content"), str)
+        for t in turns
+    ):
+        _fail(f'the history file {path} must hold [{{"role": ..., "content": ...}}, ...]', code=2)
+    return turns
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
@@ -175,7 +255,7 @@ def ask(
     from assistant.assistant import InvalidQuestion
     from assistant.render import answer_text
 
-    turns = json.loads(history.read_text(encoding="utf-8")) if history else []
+    turns = _history(history) if history else []
     filters = _filters(source, date_from, date_to)
     bot = _open(config)
     try:
@@ -272,7 +352,10 @@ def serve(
     from assistant.api import create_app
 
     typer.echo(f"Serving on http://{host}:{port}  (API docs: /docs; {bot.describe()})")
-    uvicorn.run(create_app(bot, with_ui=ui), host=host, port=port, log_level="warning")
+    # Open streams (a browser tab's heartbeat, a streamed answer) would hold a plain graceful
+    # shutdown forever: after api_shutdown_seconds they are cut and the process exits.
+    uvicorn.run(create_app(bot, with_ui=ui), host=host, port=port, log_level="warning",
+                timeout_graceful_shutdown=max(1, round(bot.settings.api_shutdown_seconds)))  # fmt: skip
 
 
 @app.command(name="eval")
@@ -411,8 +494,40 @@ def status(as_json: JsonOption = False, config: ConfigOption = None) -> None:
         typer.echo(f"  {d.chunks:4d} chunks  {d.date or '----------':10}  {d.source}  ·  {d.title}")
 
 
+def _one_line(exc: BaseException) -> str:
+    """What went wrong, in one line: the store's address when it cannot be reached."""
+    from assistant.store import IndexBusy, StoreUnavailable, is_store_failure
+
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, StoreUnavailable | IndexBusy):
+        return text
+    if is_store_failure(exc):
+        from assistant.settings import Settings
+
+        try:
+            s = Settings()
+            where = (
+                f"the Chroma server at {s.chroma_host}:{s.chroma_port}"
+                if s.chroma_mode == "http"
+                else "the Chroma store"
+            )
+        except Exception:
+            where = "the vector store"
+        return f"cannot reach {where}: {text}"
+    return f"{type(exc).__name__}: {text}"
+
+
 def main() -> None:
-    app()
+    """Run the command; any failure is one line on stderr and a non-zero exit code (typer
+    re-raises what the commands do not handle, which would print a traceback)."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.secho("interrupted", fg="red", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        typer.secho(f"error: {_one_line(exc)}", fg="red", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, floa
         total = sum(asked.values()) or 1.0
         intro = (data.get("intro") or {}).get("label", "")
         named = set(terms(f"{data.get('title', '')} {intro} {doc.metadata.get('heading', '')}"))
-        listed = named | set(terms(doc.page_content))
+        listed = named | _shared_by_items(data.get("items", []))
         title_share = sum(w for t, w in asked.items() if t in named) / total
         all_share = sum(w for t, w in asked.items() if t in listed) / total
         score = max(title_share, ITEMS_FACTOR * all_share)
@@ -146,6 +146,16 @@ def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, floa
         if score > best_score:
             best, best_score = n, score
     return best
+
+
+def _shared_by_items(items: list[dict[str, Any]]) -> set[str]:
+    """Terms that at least half of a list's items share: the kind of thing listed ("Step 1:
+    ...", "Step 2: ..."), which can name a list as its title does."""
+    counts: dict[str, int] = {}
+    for item in items:
+        for term in set(terms(item["label"])):
+            counts[term] = counts.get(term, 0) + 1
+    return {t for t, n in counts.items() if n * 2 >= len(items) and not t.isdigit()}
 
 
 def list_answer(doc: Document, out: Cited) -> str:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 import time
-from statistics import median
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field

@@ -37,7 +37,9 @@ FILLERS: dict[str, str] = {
     r"billions?|dozens?|half|double|doubled|tripled|percent)\b)",
     "money": r"\b(yuan|RMB|renminbi|dollars?|USD|euros?|EUR)\b|[$¥€£]\s?\d",
     "date": r"\b(?:19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|"
-    r"October|November|December)\b",
+    r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
+    r"(?i:\b(?:earlier|later|last|next|this|early|late) (?:this |that )?(?:week|month|year|spring|"
+    r"summer|autumn|winter)\b|\byesterday\b|\b\d+ (?:days|weeks|months|years) (?:ago|later)\b)",
     "person": r"\b(Premier|President|Minister|Vice Premier|Secretary|Director|Chairman|Chairwoman|"
     r"Mr|Ms|Mrs|Dr|Professor|Prof)\.?\s+[A-Z][a-z]+|\b[A-Z][a-z]+ [A-Z][a-z]{1,9}\s+(said|says|"
     r"stated|noted|added|told|pointed out)\b|^[A-Z][a-z]+ [A-Z][a-z]+:",

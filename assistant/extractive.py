@@ -237,7 +237,8 @@ class ExtractiveAnswerer:
         return a.passage == b.passage or (a.span.start == b.span.start and a.display == b.display)
 
 
-TOPIC_GLUE = frozenset("of for and the in on to & a an".split())
+TOPIC_GLUE = frozenset("of for and the in on to & a an".split())  # noqa: SIM905
+AUX = frozenset("is are was were do does did will would should can could has have had be".split())  # noqa: SIM905
 
 
 def _topic(question: str, evidence_text: str) -> str:
@@ -249,9 +250,8 @@ def _topic(question: str, evidence_text: str) -> str:
     for token in question.rstrip("?").split():
         word = token.strip("\"“”'’(),;:")
         content = terms(word)
-        if content and all(t in present for t in content) and word.lower() not in AUX:
-            run.append(word)
-        elif word.lower() in TOPIC_GLUE and run:
+        known = content and all(t in present for t in content) and word.lower() not in AUX
+        if known or (word.lower() in TOPIC_GLUE and run):
             run.append(word)
         else:
             run = []
@@ -261,9 +261,6 @@ def _topic(question: str, evidence_text: str) -> str:
         if token.endswith((",", ";", ":")):
             run = []
     return " ".join(best)
-
-
-AUX = frozenset("is are was were do does did will would should can could has have had be".split())
 
 
 def _trim(run: list[str]) -> list[str]:

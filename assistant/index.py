@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.chunk import Chunk, ChunkingConfig, chunk_document
 from assistant.load import LoadResult, SkippedFile, SourceDocument, load_corpus
-from assistant.store import ChromaStore, DocumentInfo, IndexVersion
+from assistant.store import ChromaStore, DocumentInfo, IndexLock, IndexVersion
 
 if TYPE_CHECKING:
     from assistant.embed import TokenAwareEmbeddings
@@ -78,6 +78,8 @@ def chunk_metadata(chunk: Chunk, document: SourceDocument) -> dict[str, Any]:
     }
     if chunk.text != chunk.passage:
         metadata["text"] = chunk.text
+    if chunk.record:
+        metadata["record"] = chunk.record
     return metadata
 
 
@@ -118,7 +120,21 @@ def build_index(
     rebuild: bool = False,
     progress: Progress | None = None,
 ) -> IndexReport:
-    """Bring the index in line with the corpus; see the module docstring."""
+    """Bring the index in line with the corpus; see the module docstring. One run at a time
+    per store: IndexBusy if another run holds the index lock (see `ChromaStore.index_lock`)."""
+    with store.index_lock() as lock:
+        return _build(settings, embeddings, store, lock, rebuild=rebuild, progress=progress)
+
+
+def _build(
+    settings: Settings,
+    embeddings: TokenAwareEmbeddings,
+    store: ChromaStore,
+    lock: IndexLock,
+    *,
+    rebuild: bool,
+    progress: Progress | None,
+) -> IndexReport:
     began = time.perf_counter()
     loaded = load_corpus(settings.corpus_dir, settings.corpus_exclude)
     per_doc = chunk_corpus(loaded, settings, embeddings)
@@ -131,6 +147,7 @@ def build_index(
     )  # fmt: skip
 
     store.drop_inactive()  # leftovers of an interrupted run
+    store.remove_orphan_files()  # and the files Chroma leaves behind (chroma-core/chroma#5520)
     active = store.active()
     old_ids: set[str] = set()
     if active is not None and active.embedder == embeddings.name and not rebuild:
@@ -178,8 +195,10 @@ def build_index(
         chunking=chunking_signature(settings),
         documents=infos,
     )
+    lock.confirm()
     store.activate(version)
     store.drop_inactive()
+    store.remove_orphan_files()
     return IndexReport(
         documents=len(docs),
         chunks=len(chunks),

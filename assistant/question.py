@@ -88,8 +88,10 @@ WANTS_PERCENT = re.compile(r"\b(what|which) (percentage|proportion|share|rate|ra
 
 # A year the question asks about ("by 2020", "in 2013", "in March 2017", "the 2025 target"),
 # as opposed to a year that is part of a name ("Made in China 2025").
-MONTHS = ("January February March April May June July August September October November "
-          "December Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec").split()  # fmt: skip
+MONTHS = (  # noqa: SIM905
+    "January February March April May June July August September October November December "
+    "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
+).split()
 YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 YEAR_BEFORE = re.compile(
     r"\b(?:by|in|for|from|to|until|till|since|during|before|after|between|and|through|of|the|a|"

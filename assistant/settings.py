@@ -74,10 +74,10 @@ class Settings(BaseSettings):
     sentence_candidates: int = Field(
         default=10, ge=1, description="Sentences per question scored by meaning (embedded)."
     )
-    abstain_threshold: float = Field(
-        default=0.38,
-        description="Minimum evidence score to answer; calibrated on evals dev split "
-        "(see evals/calibrate.py).",
+    abstain_threshold: float | None = Field(
+        default=None,
+        description="Minimum confidence to answer; default: the threshold fitted on the evals "
+        "dev split, stored with the weights (see evals/calibrate.py).",
     )
     openai_base_url: str = "http://127.0.0.1:11434/v1"
     openai_model: str = "llama3.1"
@@ -91,6 +91,41 @@ class Settings(BaseSettings):
     )
     api_token: SecretStr | None = Field(
         default=None, description="When set, every API route and the UI need this bearer token."
+    )
+
+    # Limits on input, so that no request can make the service do unbounded work.
+    api_max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Larger request bodies are refused with a 413."
+    )
+    api_queue_limit: int = Field(
+        default=64,
+        ge=1,
+        description="Requests computing or waiting at once; past it, 503 with Retry-After.",
+    )
+    api_shutdown_seconds: float = Field(
+        default=3.0, ge=0, description="On SIGTERM, how long in-flight requests may finish."
+    )
+    history_turns: int = Field(
+        default=20, ge=0, description="Only the last N history messages are used."
+    )
+    history_message_chars: int = Field(
+        default=4000,
+        ge=1,
+        description="History messages are cut to this many characters (not refused: chat "
+        "clients send back long answers with their Sources lists).",
+    )
+
+    # Index runs: one at a time per store.
+    index_lock_wait: float = Field(
+        default=0.0,
+        ge=0,
+        description="Seconds an index run waits for another to finish; 0: give up at once.",
+    )
+    index_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Chroma server mode: an index run's lease lapses this long after its last "
+        "renewal, so a killed run blocks others at most this long.",
     )
 
     # Caches that must be filled before first use (offline).

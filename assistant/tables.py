@@ -26,7 +26,6 @@ _VALUE_HEADER = re.compile(r"[\d./\-–% ]+|(?:19|20)\d\d\w*|FY\s?\d{2,4}", re.I
 _UNIT = re.compile(r"\s*\(([^()]{1,20})\)\s*$")
 _MARKERS = re.compile(rf"[{SUPERSCRIPTS}]+")
 _PIPE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
-_JOINERS = frozenset("of and for the in on to with a an".split())
 
 
 @dataclass(frozen=True)

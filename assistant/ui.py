@@ -1,4 +1,7 @@
-"""The Gradio chat: layout and event wiring only; what is shown comes from `chatview`."""
+"""The Gradio chat: layout and event wiring only; what is shown comes from `chatview`.
+
+The Chatbot renders messages as (sanitised) HTML with Markdown and LaTeX off: every message is
+built by `chatview`, which escapes all document and user text (see its docstring)."""
 
 from __future__ import annotations
 
@@ -40,8 +43,11 @@ mark.quote { background: #ffe58a; color: inherit; padding: 0 1px; }
 """
 
 # Clicking [n] or a source card asks the server for the document (through a hidden textbox
-# and button), then scrolls the viewer to the highlighted span.
-HEAD = r"""
+# and button), then scrolls the viewer to the highlighted span. The policy <meta> keeps the
+# page from loading anything from elsewhere even under `assistant chat` (no header there).
+HEAD = (
+    f'<meta http-equiv="Content-Security-Policy" content="{chatview.CONTENT_SECURITY_POLICY}">'
+    + r"""
 <script>
 document.addEventListener('click', (event) => {
   const target = event.target.closest('#chat .cite, #chat .source-card');
@@ -56,6 +62,7 @@ document.addEventListener('click', (event) => {
 }, true);
 </script>
 """
+)
 SCROLL_TO_HIGHLIGHT = """
 () => { setTimeout(() => { const m = document.getElementById('assistant-highlight');
   if (m) m.scrollIntoView({block: 'center'}); }, 100); }
@@ -88,7 +95,7 @@ def build_app(bot: Assistant) -> gr.Blocks:
         shown = message if len(message) <= SHOWN_QUESTION_CHARS else (
             f"{message[:SHOWN_QUESTION_CHARS]}… ({len(message):,} characters)"
         )  # fmt: skip
-        history = [*history, {"role": "user", "content": shown}]
+        history = [*history, {"role": "user", "content": chatview.text_html(shown)}]
         try:
             filters = Filters(
                 sources=tuple(sources or ()), date_from=date_from or None, date_to=date_to or None
@@ -97,15 +104,13 @@ def build_app(bot: Assistant) -> gr.Blocks:
                 message, history=plain_history(answers), filters=filters if filters.active else None
             )
         except InvalidQuestion as exc:
-            yield [*history, {"role": "assistant", "content": f"⚠ {exc}"}], answers, ""
+            note = chatview.text_html(f"⚠ {exc}")
+            yield [*history, {"role": "assistant", "content": note}], answers, ""
             return
         except ValidationError as exc:
             problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
-            yield (
-                [*history, {"role": "assistant", "content": f"⚠ Filter: {problem}"}],
-                answers,
-                message,
-            )
+            note = chatview.text_html(f"⚠ Filter: {problem}")
+            yield [*history, {"role": "assistant", "content": note}], answers, message
             return
         except IndexMissing:
             note = "⚠ The index is being built right now; please ask again in a moment."
@@ -128,7 +133,8 @@ def build_app(bot: Assistant) -> gr.Blocks:
                 citation, chatview.document_text(bot.settings.corpus_dir, citation.source)
             )
         except (OSError, chatview.LoadError) as exc:
-            return f"<div class='viewer-error'>Cannot open {citation.source}: {exc}</div>"
+            problem = chatview.text_html(f"Cannot open {citation.source}: {exc}")
+            return f"<div class='viewer-error'>{problem}</div>"
 
     def pick_example(event: gr.SelectData) -> str:
         return str(event.value["text"])
@@ -157,6 +163,7 @@ def build_app(bot: Assistant) -> gr.Blocks:
                     examples=[{"text": q} for q in EXAMPLES],
                     placeholder="Ask a question about the documents, or pick an example.",
                     feedback_options=("Like", "Dislike"),
+                    render_markdown=False, latex_delimiters=[], sanitize_html=True,
                 )  # fmt: skip
                 with gr.Row():
                     box = gr.Textbox(placeholder="Ask about the documents…", show_label=False, scale=5,

@@ -1,16 +1,24 @@
 """Load and fault benchmark for `assistant serve` (prints figures; not a test).
 
 1. Starts a Chroma server and `assistant serve` on 127.0.0.1 (free ports), indexes the corpus.
+   Cold start: the clock starts with the `serve` process; the load starts as soon as
+   /healthz says ready (the service warms its models and keyword index before that).
 2. Steady load: 50 concurrent clients x 20 requests, alternating POST /v1/ask and
    /v1/retrieve. Prints throughput, p50/p95/p99 latency and the error count.
-3. Fault: clients keep sending while the Chroma server is stopped and restarted. Prints how
+3. Overload: 3x more clients than the request queue holds (api_queue_limit, 64). Those past
+   the limit must get a quick 503 with Retry-After instead of waiting.
+4. Fault: clients keep sending while the Chroma server is stopped and restarted. Prints how
    the API answered over time (status codes per second), the longest request (no hang) and
    the time from the restart to the first success.
 
 Bounded: a fixed number of requests, a per-request timeout, and an overall deadline. All
 traffic goes to 127.0.0.1 only.
 
-Usage:  .venv/bin/python benchmarks/load.py [--clients 50] [--requests 20]
+With --varied, every request's question is different (a request number is appended), so
+nothing is shared or cached between requests: the server's worst case. By default the clients
+repeat 8 questions, as many users asking the same things would.
+
+Usage:  .venv/bin/python benchmarks/load.py [--clients 50] [--requests 20] [--varied]
 """
 
 from __future__ import annotations
@@ -70,9 +78,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else 0.0
 
 
+VARIED = False
+
+
 async def one(client: httpx.AsyncClient, base: str, i: int) -> tuple[int, float, float]:
     """(status, seconds, finished at); status 0 for a timeout or connection error."""
     question = QUESTIONS[i % len(QUESTIONS)]
+    if VARIED:
+        question = f"{question} (request {i})"
     began = time.perf_counter()
     try:
         if i % 2:
@@ -105,6 +118,43 @@ async def steady(base: str, clients: int, requests: int) -> None:
     print(f"  latency p50 {percentile(latencies, 50) * 1000:.0f} ms, p95 {percentile(latencies, 95) * 1000:.0f} ms, "
           f"p99 {percentile(latencies, 99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")  # fmt: skip
     print(f"  status codes {dict(statuses)}; errors: {errors}")
+
+
+async def overload(base: str, clients: int, requests: int) -> None:
+    """`clients` x `requests` questions at once; past the queue limit: 503 + Retry-After, which
+    the clients honour (as the openai SDK does) before their next request."""
+    results: list[tuple[int, float, bool]] = []
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+
+        async def worker(w: int) -> None:
+            for r in range(requests):
+                began = time.perf_counter()
+                try:
+                    response = await client.post(
+                        f"{base}/v1/ask", json={"question": QUESTIONS[(w + r) % len(QUESTIONS)]}
+                    )
+                    status, retry = response.status_code, "retry-after" in response.headers
+                except httpx.HTTPError:
+                    status, retry = 0, False
+                results.append((status, time.perf_counter() - began, retry))
+                if retry:
+                    await asyncio.sleep(min(2.0, float(response.headers["retry-after"])))
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(w) for w in range(clients)))
+        elapsed = time.perf_counter() - began
+    statuses = Counter(code for code, _, _ in results)
+    busy = [s for code, s, _ in results if code == 503]
+    served = [s for code, s, _ in results if code == 200]
+    print(f"overload: {len(results)} requests from {clients} clients in {elapsed:.1f} s; "
+          f"status codes {dict(statuses)}")  # fmt: skip
+    if busy:
+        print(f"  503s: {sum(retry for code, _, retry in results if code == 503)}/{len(busy)} with Retry-After, "
+              f"p50 {percentile(busy, 50) * 1000:.0f} ms, max {max(busy) * 1000:.0f} ms")  # fmt: skip
+    if served:
+        print(f"  200s: p50 {percentile(served, 50) * 1000:.0f} ms, p99 {percentile(served, 99) * 1000:.0f} ms, "
+              f"max {max(served) * 1000:.0f} ms")  # fmt: skip
 
 
 async def fault(base: str, chroma: list[subprocess.Popen], restart: callable, clients: int) -> None:
@@ -153,7 +203,13 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--varied", action="store_true", help="A different question each time.")
+    parser.add_argument(
+        "--overload-clients", type=int, default=192, help="0 skips the overload phase."
+    )
     args = parser.parse_args()
+    global VARIED
+    VARIED = args.varied
 
     tmp = Path(tempfile.mkdtemp(prefix="assistant-load-"))
     chroma_port, api_port = free_port(), free_port()
@@ -165,6 +221,7 @@ def main() -> None:
         wait_for(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat", 60)
         subprocess.run([sys.executable, "-m", "assistant.cli", "index"], env=env, check=True,
                        capture_output=True, timeout=900)  # fmt: skip
+        started = time.perf_counter()
         server = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(api_port),
                                    "--no-ui"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         base = f"http://127.0.0.1:{api_port}"
@@ -172,7 +229,12 @@ def main() -> None:
         print(
             f"machine: {os.cpu_count()} cores; assistant serve (1 process) + chroma run on 127.0.0.1"
         )
+        print(
+            f"cold start: /healthz ready {time.perf_counter() - started:.1f} s after `serve` started"
+        )
         asyncio.run(steady(base, args.clients, args.requests))
+        if args.overload_clients:
+            asyncio.run(overload(base, args.overload_clients, 4))
         asyncio.run(
             fault(
                 base,

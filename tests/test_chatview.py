@@ -6,6 +6,7 @@ import itertools
 import json
 import re
 from dataclasses import asdict
+from html.parser import HTMLParser
 from pathlib import Path
 
 from assistant import Assistant
@@ -93,3 +94,57 @@ def test_questions_keep_working_while_the_index_is_rebuilt(
     after = reader.ask("What is the broadband penetration target for 2025?")
     assert after.text == before.text
     assert reader.retrieve("shipbuilding yards", k=3)
+
+
+HOSTILE = (
+    "The plant layout ![diagram](http://example.com/diagram.png) and <img src=http://example.com/x.png>"
+    " [docs](javascript:alert(1)) <a href='http://example.com/'>here</a> http://example.com/page"
+    " www.example.com $$\\href{http://example.com}{x}$$ <iframe src=//example.com></iframe>\n\nend."
+)
+
+
+class Elements(HTMLParser):
+    """The elements and attributes a browser would build from a piece of HTML, and its text."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.text = ""
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def test_document_text_cannot_make_the_chat_fetch_anything() -> None:
+    """Chat messages are HTML built from escaped text: no element, link or image can come from
+    a document or a question, in the streamed pieces as in the final message."""
+    passage = Citation(1, "a.txt", "Doc", "c1", HOSTILE, HOSTILE[4:40], 104, 140,
+                       passage_start=100, passage_end=100 + len(HOSTILE))  # fmt: skip
+    answer = Answer(f"{HOSTILE} [1]", False, (passage,))
+    pages = [*cv.streamed(answer, turn=0), cv.text_html(HOSTILE)]
+    assert len(pages) > 2
+    for page in pages:
+        parsed = Elements(page)
+        assert {tag for tag, _ in parsed.elements} <= {"div", "a", "mark", "b", "span", "br"}
+        assert all(set(attrs) <= {"class", "title"} for _, attrs in parsed.elements), page
+    image = "![diagram](http://example.com/diagram.png)"  # shown as text, while streaming too
+    assert any(image in Elements(page).text for page in pages[:-2])
+    assert HOSTILE.replace("\n", "") in Elements(pages[-2]).text.replace("\n", "")
+    assert Elements(pages[-1]).text.replace("\n", "") == HOSTILE.replace("\n", "")
+
+
+def test_the_chat_renders_messages_as_html_without_markdown(hash_settings: Settings) -> None:
+    import gradio as gr
+
+    from assistant.ui import build_app, ui_assets
+
+    demo = build_app(Assistant(hash_settings))
+    chat = next(b for b in demo.blocks.values() if isinstance(b, gr.Chatbot))
+    assert chat.render_markdown is False and chat.latex_delimiters == [] and chat.sanitize_html
+    assert "Content-Security-Policy" in ui_assets()["head"]
+    assert "img-src 'self' data: blob:" in cv.CONTENT_SECURITY_POLICY

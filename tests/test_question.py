@@ -152,3 +152,15 @@ def test_a_filler_is_new_information(question: str, given: str, text: str, fille
     ask = analyse(question)
     kind = "organisation" if ask.slot_noun == "ministry" else ask.answer_type
     assert has_filler(kind, text, frozenset(ask.terms) | frozenset(ask.years)) is filled
+
+
+@pytest.mark.parametrize(
+    ("text", "filled"),
+    [("It took its first test flight earlier this month.", True),
+     ("The meeting on Wednesday decided.", True), ("The centre opened 3 years ago.", True),
+     ("The centre opened long ago.", False)],
+)  # fmt: skip
+def test_relative_dates_fill_a_date(text: str, filled: bool) -> None:
+    from assistant.evidence import has_filler
+
+    assert has_filler("date", text) is filled

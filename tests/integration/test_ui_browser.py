@@ -235,3 +235,82 @@ def test_page_only_talks_to_127_0_0_1(page) -> None:
     hosts = {url.split("/")[2] for url in page.requests if url.startswith("http")}
     assert hosts and all(h.startswith("127.0.0.1") for h in hosts), hosts
     assert requests.get(page.url, timeout=10).status_code == 200
+
+
+HOSTILE_DOCUMENT = """Zorblax plant layout
+
+The zorblax plant layout is shown in the diagram ![diagram](http://example.com/diagram.png) drawn by the zorblax engineers in 2024.
+
+The zorblax plant also has <img src="http://example.com/pixel.png"> a marker, a [manual](javascript:alert(1)) link, <a href="http://example.com/a">an anchor</a>, http://example.com/page and www.example.com too.
+"""
+# Every element the chat gets that could fetch or link, while the answer streams in.
+WATCH_ELEMENTS = """() => { window.risky = []; const note = (el) => {
+    for (const e of [el, ...el.querySelectorAll('*')]) {
+      const url = e.getAttribute && (e.getAttribute('src') || e.getAttribute('href') || e.getAttribute('srcset'));
+      if (['IMG', 'IFRAME', 'VIDEO', 'AUDIO', 'SOURCE', 'OBJECT', 'EMBED', 'LINK', 'SCRIPT'].includes(e.tagName) || url)
+        window.risky.push(e.outerHTML.slice(0, 200));
+    } };
+  new MutationObserver((records) => records.forEach((r) => r.addedNodes.forEach((n) => n.nodeType === 1 && note(n))))
+    .observe(document.querySelector('#chat'), {subtree: true, childList: true}); }"""
+
+
+@pytest.fixture(scope="module")
+def hostile_ui_url(
+    tmp_path_factory: pytest.TempPathFactory, real_settings: Settings
+) -> Iterator[str]:
+    """The chat over a corpus with a document full of Markdown images, HTML and links."""
+    _need_chromium()
+    tmp = tmp_path_factory.mktemp("hostile")
+    (tmp / "corpus").mkdir()
+    (tmp / "corpus" / "zorblax-plant.txt").write_text(HOSTILE_DOCUMENT, encoding="utf-8")
+    shutil.copy(real_settings.corpus_dir / "china-daily-fresh-impetus-2017.txt", tmp / "corpus")
+    port = free_port()
+    env = dict(os.environ, ASSISTANT_CORPUS_DIR=str(tmp / "corpus"), ASSISTANT_INDEX_DIR=str(tmp / "index"),
+               ASSISTANT_CACHE_DIR=str(real_settings.cache_dir), ASSISTANT_DATA_DIR=str(tmp / "data"))  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "chat", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", process)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_document_text_cannot_make_the_browser_fetch_anything(browser, hostile_ui_url: str) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(hostile_ui_url)
+    page.wait_for_selector("#question textarea")
+    page.evaluate(WATCH_ELEMENTS)
+    # the question carries a Markdown image too: questions are shown as text as well
+    ask(
+        page,
+        "![q](http://example.com/question.png) What does the zorblax plant layout diagram show?",
+    )
+    shot(page, "09-hostile-document")
+    shown = last_message(page).inner_text()
+    assert "![diagram](http://example.com/diagram.png)" in shown  # the document's text, as text
+    assert "![q](http://example.com/question.png)" in page.locator("#chat").inner_text()
+    last_message(page).locator(".source-card").first.click()  # the source viewer, too
+    page.wait_for_selector("#assistant-highlight", timeout=30000)
+    time.sleep(1)
+    assert "http://example.com/pixel.png" in page.locator("#source-viewer").inner_text()
+    shot(page, "10-hostile-source")
+    assert page.evaluate("window.risky") == []
+    links = page.eval_on_selector_all(
+        "#chat a[href], #source-viewer a[href]", "els => els.map(e => e.href)"
+    )
+    assert all(link.startswith(("http://127.0.0.1", "https://127.0.0.1")) for link in links), links
+    images = page.eval_on_selector_all(
+        "#chat img, #source-viewer img", "els => els.map(e => e.src)"
+    )
+    assert all(src.startswith(("http://127.0.0.1", "data:", "blob:")) for src in images), images
+    hosts = {url.split("/")[2] for url in requested if url.startswith(("http:", "https:", "ws:"))}
+    assert hosts == {hostile_ui_url.split("/")[2]}, hosts
+    assert not [
+        url for url in requested if not url.startswith(("http://127.0.0.1", "data:", "blob:"))
+    ]
+    context.close()
