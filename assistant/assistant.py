@@ -137,8 +137,9 @@ class Assistant:
 
     def standalone(self, question: str, history: Sequence[Message]) -> str:
         """The question as it stands alone: a follow-up is rewritten with the conversation."""
-        if self.settings.answerer == "openai":
-            return condense_with_model(question, history, self.chat_model, self.prompts)
+        if self.settings.answerer == "openai":  # a model's rewrite is bounded like any question
+            rewritten = condense_with_model(question, history, self.chat_model, self.prompts)
+            return rewritten[:MAX_QUESTION_CHARS]
         return condense(question, history)
 
     def evidence(self, question: str, filters: Filters | None = None) -> list[Document]:

@@ -219,7 +219,7 @@ class _Parser:
             return ("paren", text.rstrip(":.")), False
         if _BOX.match(text) and line.words <= MAX_HEADING_WORDS + 4:
             return ("box", text), False
-        if (m := _QUESTION.match(text)) and len(m.group("who").split()) <= 3:
+        if (m := _QUESTION.match(text)) and len(m.group("who").split()) <= 3 and line.words <= 80:
             return ("question", text), False
         if _looks_like_title(line, following):
             return ("title", text), False

@@ -92,8 +92,9 @@ def chunking_signature(settings: Settings) -> str:
 
 def chunk_corpus(
     loaded: LoadResult, settings: Settings, embeddings: TokenAwareEmbeddings
-) -> dict[str, list[Chunk]]:
-    """Chunks per document source, sized with tiktoken and bounded by the embedder."""
+) -> tuple[dict[str, list[Chunk]], tuple[SkippedFile, ...]]:
+    """Chunks per document source, sized with tiktoken and bounded by the embedder. A
+    document that cannot be chunked is skipped with its reason; the others go on."""
     import tiktoken
 
     encoding = tiktoken.get_encoding(settings.tiktoken_encoding)
@@ -104,12 +105,28 @@ def chunk_corpus(
     def count(text: str) -> int:
         return len(encoding.encode(text, disallowed_special=()))
 
-    return {
-        doc.source: chunk_document(
-            doc, config, count, embeddings.count_tokens, embeddings.max_tokens
-        )
-        for doc in loaded.documents
-    }
+    per_doc: dict[str, list[Chunk]] = {}
+    skipped: list[SkippedFile] = []
+    for doc in loaded.documents:
+        try:
+            per_doc[doc.source] = chunk_document(
+                doc, config, count, embeddings.count_tokens, embeddings.max_tokens
+            )
+        except Exception as exc:  # one bad document never stops the run
+            skipped.append(SkippedFile(doc.source, f"could not be chunked ({_brief(exc)})"))
+    return per_doc, tuple(skipped)
+
+
+def _brief(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _infos(docs: dict[str, SourceDocument], per_doc: dict[str, list[Chunk]]) -> tuple[DocumentInfo, ...]:
+    return tuple(
+        DocumentInfo(d.source, d.title, d.short_title, d.publisher, d.date, d.url, d.checksum,
+                     len(per_doc[d.source]))
+        for d in docs.values()
+    )  # fmt: skip
 
 
 def build_index(
@@ -137,14 +154,10 @@ def _build(
 ) -> IndexReport:
     began = time.perf_counter()
     loaded = load_corpus(settings.corpus_dir, settings.corpus_exclude)
-    per_doc = chunk_corpus(loaded, settings, embeddings)
-    docs = {d.source: d for d in loaded.documents}
+    per_doc, unchunked = chunk_corpus(loaded, settings, embeddings)
+    skipped = [*loaded.skipped, *unchunked]
+    docs = {d.source: d for d in loaded.documents if d.source in per_doc}
     chunks = [c for source in sorted(per_doc) for c in per_doc[source]]
-    infos = tuple(
-        DocumentInfo(d.source, d.title, d.short_title, d.publisher, d.date, d.url, d.checksum,
-                     len(per_doc[d.source]))
-        for d in loaded.documents
-    )  # fmt: skip
 
     store.drop_inactive()  # leftovers of an interrupted run
     store.remove_orphan_files()  # and the files Chroma leaves behind (chroma-core/chroma#5520)
@@ -153,8 +166,9 @@ def _build(
     if active is not None and active.embedder == embeddings.name and not rebuild:
         old_ids = store.ids(active.collection)
     new_ids = {c.id for c in chunks}
+    infos = _infos(docs, per_doc)
     if active is not None and not rebuild and old_ids == new_ids and active.documents == infos:
-        return IndexReport(len(docs), len(chunks), 0, 0, len(chunks), loaded.skipped,
+        return IndexReport(len(docs), len(chunks), 0, 0, len(chunks), tuple(skipped),
                            time.perf_counter() - began, active.collection, changed=False)  # fmt: skip
 
     reuse = sorted(new_ids & old_ids)
@@ -182,11 +196,26 @@ def _build(
     batch_size = settings.embedding_batch_size
     if progress:
         progress(0, len(todo))
+    failed: dict[str, str] = {}
     for i in range(0, len(todo), batch_size):
-        batch = todo[i : i + batch_size]
-        write(batch, embeddings.embed_documents([c.embed_text for c in batch]))
+        batch = [c for c in todo[i : i + batch_size] if c.source not in failed]
+        try:
+            write(batch, embeddings.embed_documents([c.embed_text for c in batch]))
+        except Exception:  # find the document at fault; the others are embedded one by one
+            for source in dict.fromkeys(c.source for c in batch):
+                own = [c for c in batch if c.source == source]
+                try:
+                    write(own, embeddings.embed_documents([c.embed_text for c in own]))
+                except Exception as exc:
+                    failed[source] = f"could not be embedded ({_brief(exc)})"
         if progress:
             progress(min(i + batch_size, len(todo)), len(todo))
+    if failed:  # drop what was written of them before they failed
+        collection.delete(ids=[c.id for c in chunks if c.source in failed])
+        skipped += [SkippedFile(source, reason) for source, reason in failed.items()]
+        chunks = [c for c in chunks if c.source not in failed]
+        docs = {k: v for k, v in docs.items() if k not in failed}
+        infos = _infos(docs, per_doc)
 
     version = IndexVersion(
         collection=name,
@@ -202,10 +231,10 @@ def _build(
     return IndexReport(
         documents=len(docs),
         chunks=len(chunks),
-        added=len(todo),
+        added=len([c for c in todo if c.source not in failed]),
         removed=len(old_ids - new_ids),
         reused=len(reused_chunks),
-        skipped=loaded.skipped,
+        skipped=tuple(skipped),
         seconds=time.perf_counter() - began,
         collection=name,
         changed=True,

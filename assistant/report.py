@@ -21,6 +21,9 @@ SUMMARY_COLUMNS = (
     ("citation_support", "citation support"),
     ("abstention_accuracy", "abstention acc."),
     ("false_abstention_rate", "false abstention"),
+    ("numeric_grounding", "figures grounded"),
+    ("first_sentence_answer", "answer first"),
+    ("median_answer_chars", "median chars"),
     ("latency_p50", "p50 s"),
     ("latency_p95", "p95 s"),
 )
@@ -32,6 +35,7 @@ ANSWERABLE_ONLY = {
     "mrr",
     "citation_support",
     "false_abstention_rate",
+    "first_sentence_answer",
 }
 
 
@@ -41,6 +45,8 @@ def cell(key: str, row: dict[str, float]) -> str:
         key == "abstention_accuracy" and row["answerable"] == row["cases"]
     ):
         return "—"
+    if key == "median_answer_chars":
+        return f"{row[key]:.0f}"
     return f"{row[key]:.3f}" if key.startswith("latency") else f"{row[key]:.2f}"
 
 

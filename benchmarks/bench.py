@@ -274,8 +274,9 @@ def main() -> None:
             index_dir=tmp / "index", corpus_dir=tmp / "corpus", cache_dir=ROOT / ".cache"
         )
         shutil.copytree(ROOT / "corpus", tmp / "corpus")
-        chunks = [c for cs in chunk_corpus(load_corpus(tmp / "corpus", settings.corpus_exclude), settings,
-                                           embeddings).values() for c in cs]  # fmt: skip
+        per_doc, _ = chunk_corpus(load_corpus(tmp / "corpus", settings.corpus_exclude), settings,
+                                  embeddings)  # fmt: skip
+        chunks = [c for cs in per_doc.values() for c in cs]
         texts = [c.embed_text for c in chunks]
         embeddings.embed_documents(texts[:32])  # warm-up
         _, raw_s = timed(lambda: embeddings.embed_documents(texts))

@@ -153,3 +153,28 @@ def test_markdown_headings_nest() -> None:
     )
     chunks = chunk_document(doc(text), ChunkingConfig(), words, words, 512)
     assert [c.heading for c in chunks if c.kind == "text"] == [("A",), ("A", "B"), ("C",)]
+
+
+HOSTILE = {
+    "long markdown heading": "# " + " ".join(f"heading{i}" for i in range(400)) + "\n\nBody text.\n",
+    "token without spaces": "Intro. " + "x" * 6000 + " end.\n",
+    "long url": "See https://example.com/" + "a/b-c_d" * 137 + " for more.\n",
+    "base64": "Data: " + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk=" * 14 + "\n",
+    "chinese commas only": "，".join(["中国制造二零二五年计划"] * 36) + "\n",
+    "interview line": "Name: " + " ".join(f"word{i}" for i in range(400)) + "?\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_text_becomes_more_chunks_never_an_error(name: str) -> None:
+    from assistant.embed import MiniLMEmbeddings
+
+    tokenizer = MiniLMEmbeddings()  # counts with the real tokenizer.json; no model load
+    text = HOSTILE[name]
+    chunks = chunk_document(
+        doc(text), ChunkingConfig(), words, tokenizer.count_tokens, tokenizer.max_tokens
+    )
+    assert chunks
+    for chunk in chunks:
+        assert tokenizer.count_tokens(chunk.embed_text) <= tokenizer.max_tokens
+        assert text[chunk.start : chunk.end] == chunk.text

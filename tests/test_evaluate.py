@@ -132,3 +132,31 @@ def test_run_and_report_on_a_few_cases(hash_settings: Settings, tmp_path: Path) 
     payload = json.loads((tmp_path / "r" / "results.json").read_text())
     assert payload["cases"][0]["citations"][0]["number"] == 1
     assert all(not r.correct for r in worst_failures(results))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "column", "right"),
+    [
+        ("Solid waste (%) — 62: 2013: 65; 2015: 73; 2020: 79 [1]", "73", "2020", False),  # shifted
+        ("The 2020 target for solid waste is 73% [1]. Other columns: 2013: 62; 2025: 79.", "73",
+         "2020", True),
+        ("The 2020 target for patents per 100 million yuan is 0.70 patents [1].", "0.70", "2020",
+         True),
+        ("R&D (%): 2013: 0.95; 2015: 1.26", "0.95", "2015", False),  # right figure, wrong year
+        ("R&D (%): 2013: not given; 2015: 0.95; 2020: 1.26", "0.95", "2015", True),
+        ("The 2020 target is down 22% from 2015 [1].", "Down 22%", "2020", True),
+    ],
+)  # fmt: skip
+def test_a_figure_must_be_tied_to_the_column_asked(
+    text: str, expected: str, column: str, right: bool
+) -> None:
+    assert answer_correct(text, False, [expected], "any", column) is right
+
+
+def test_tied_figures_and_first_sentence() -> None:
+    from assistant.evaluate import first_sentence, tied_figures
+
+    assert tied_figures("2013: 65; 2015: 73; 2020: 79", "2020") == ["79"]
+    assert tied_figures("The 2020 target is 73% [1].", "2020") == ["73"]
+    assert tied_figures("By 2025, nothing is said.", "2020") == []
+    assert first_sentence("It has two items: A [1]; B [2]. It opens: C.") == "It has two items: A [1]; B [2]."

@@ -133,3 +133,24 @@ def test_date_ranges() -> None:
     assert date_range("2016") == (20160101, 20161231)
     assert date_range("2015-05-08") == (20150508, 20150508)
     assert date_range("") == (-1, -1)
+
+
+def test_a_document_that_cannot_be_embedded_is_skipped_and_the_rest_indexed(
+    hash_settings: Settings,
+) -> None:
+    class Refuses(HashEmbeddings):
+        """Deterministic embeddings that fail on one poisoned text, as a broken model might."""
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            if any("POISON" in t for t in texts):
+                raise RuntimeError("cannot embed this")
+            return super().embed_documents(texts)
+
+    (hash_settings.corpus_dir / "bad.txt").write_text("POISON in a document.\n", encoding="utf-8")
+    report = build_index(hash_settings, Refuses(), ChromaStore(hash_settings))
+    assert [(s.source, s.reason.split(" (")[0]) for s in report.skipped] == [
+        ("bad.txt", "could not be embedded")
+    ]
+    assert report.documents == 5 and report.changed
+    active = ChromaStore(hash_settings).active()
+    assert active is not None and "bad.txt" not in {d.source for d in active.documents}
