@@ -164,3 +164,34 @@ def test_relative_dates_fill_a_date(text: str, filled: bool) -> None:
     from assistant.evidence import has_filler
 
     assert has_filler("date", text) is filled
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        ("How many centres were built in 2016, and how many pilot cities were approved?",
+         ["How many centres were built in 2016?", "how many pilot cities were approved?"]),
+        ("What is the 2020 target and what is the 2025 target for broadband?",
+         ["What is the 2020 target?", "what is the 2025 target for broadband?"]),
+        ("What are the targets for water and energy?", ["What are the targets for water and energy?"]),
+        ("Who and why?", ["Who and why?"]),  # parts too thin to stand alone
+    ],
+)  # fmt: skip
+def test_compound_questions_are_split(question: str, parts: list[str]) -> None:
+    from assistant.condense import decompose
+
+    assert decompose(question) == parts
+
+
+@pytest.mark.parametrize(
+    ("question", "follow_up"),
+    [("And by 2025?", True), ("What about Box 3?", True), ("Why?", True),
+     ("Who chairs it?", True), ("How about the water targets?", True),
+     ("How many pilot cities did the MIIT approve?", False),
+     ("What is the broadband penetration target for 2025?", False),
+     ("Which ministry signed the memorandum with Germany in 2015?", False)],
+)  # fmt: skip
+def test_follow_up_detection(question: str, follow_up: bool) -> None:
+    from assistant.condense import is_follow_up
+
+    assert is_follow_up(question) is follow_up
