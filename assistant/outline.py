@@ -17,6 +17,7 @@ Every item keeps the exact span of its label, so an answer can cite each item.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.text import Span, split_sentences
@@ -194,31 +195,35 @@ def _sentence_item(sentence: Span) -> Item:
     return Item(" ".join(sentence.text.split()), sentence.start, sentence.end)
 
 
-def _labelled_run(paragraphs: list[Node]) -> list[Node]:
-    """Paragraphs that each open with a short label and a colon ("Robotics: Focus on ...")."""
+def _first_run(paragraphs: list[Node], accept: Callable[[Node, list[Node]], bool]) -> list[Node]:
+    """The first run of two or more consecutive paragraphs that `accept` takes (it also sees
+    the run so far)."""
     run: list[Node] = []
     for p in paragraphs:
-        m = LABEL_COLON.match(p.span.text)
-        if m and not BULLET.match(p.span.text) and len(m.group("label").split()) <= 6:
+        if accept(p, run):
             run.append(p)
         elif len(run) >= 2:
             break
         else:
             run = []
     return run if len(run) >= 2 else []
+
+
+def _labelled_run(paragraphs: list[Node]) -> list[Node]:
+    """Paragraphs that each open with a short label and a colon ("Robotics: Focus on ...")."""
+
+    def labelled(p: Node, _: list[Node]) -> bool:
+        m = LABEL_COLON.match(p.span.text)
+        return bool(m) and not BULLET.match(p.span.text) and len(m.group("label").split()) <= 6
+
+    return _first_run(paragraphs, labelled)
 
 
 def _bullet_run(paragraphs: list[Node]) -> list[Node]:
-    run: list[Node] = []
-    for p in paragraphs:
-        text = p.span.text
-        if BULLET.match(text) or (run and LABEL_COLON.match(text)):
-            run.append(p)
-        elif len(run) >= 2:
-            break
-        else:
-            run = []
-    return run if len(run) >= 2 else []
+    """Bullet lines, and a line of the same "Label: text" shape whose dash was lost."""
+    return _first_run(
+        paragraphs, lambda p, run: bool(BULLET.match(p.span.text) or (run and LABEL_COLON.match(p.span.text)))
+    )
 
 
 def ordinal_of(text: str) -> int:

@@ -52,10 +52,15 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def ui_url(real_bot: Assistant, real_settings: Settings, data_dir: Path) -> Iterator[str]:
     _need_chromium()
+    yield from _chat_server(real_settings.corpus_dir, real_settings.index_dir,
+                            real_settings.cache_dir, data_dir)  # fmt: skip
+
+
+def _chat_server(corpus: Path, index: Path, cache: Path, data: Path) -> Iterator[str]:
+    """`assistant chat` in a subprocess over the given folders; its URL while it runs."""
     port = free_port()
-    env = dict(os.environ, ASSISTANT_CORPUS_DIR=str(real_settings.corpus_dir),
-               ASSISTANT_INDEX_DIR=str(real_settings.index_dir), ASSISTANT_CACHE_DIR=str(real_settings.cache_dir),
-               ASSISTANT_DATA_DIR=str(data_dir))  # fmt: skip
+    env = dict(os.environ, ASSISTANT_CORPUS_DIR=str(corpus), ASSISTANT_INDEX_DIR=str(index),
+               ASSISTANT_CACHE_DIR=str(cache), ASSISTANT_DATA_DIR=str(data))  # fmt: skip
     process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "chat", "--port", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
@@ -264,17 +269,7 @@ def hostile_ui_url(
     (tmp / "corpus").mkdir()
     (tmp / "corpus" / "zorblax-plant.txt").write_text(HOSTILE_DOCUMENT, encoding="utf-8")
     shutil.copy(real_settings.corpus_dir / "china-daily-fresh-impetus-2017.txt", tmp / "corpus")
-    port = free_port()
-    env = dict(os.environ, ASSISTANT_CORPUS_DIR=str(tmp / "corpus"), ASSISTANT_INDEX_DIR=str(tmp / "index"),
-               ASSISTANT_CACHE_DIR=str(real_settings.cache_dir), ASSISTANT_DATA_DIR=str(tmp / "data"))  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "chat", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        wait_for(f"http://127.0.0.1:{port}/", process)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    yield from _chat_server(tmp / "corpus", tmp / "index", real_settings.cache_dir, tmp / "data")
 
 
 def test_document_text_cannot_make_the_browser_fetch_anything(browser, hostile_ui_url: str) -> None:
