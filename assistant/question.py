@@ -118,16 +118,18 @@ COUNT = re.compile(
 )
 
 # Words that say what kind of answer is wanted rather than what it is about.
-QUESTION_WORDS = frozenset(
-    terms(
-        """
-        many much date day dated describe described mention mentioned quote quoted according
-        say said says refer refers call called name named list give given exact exactly kind
-        type roughly approximately figure number what which who when where why how value
-        target targets main key list items item
-        """
-    )
-)
+QUESTION_WORDS = """
+    many much date day dated describe described mention mentioned quote quoted according
+    say said says refer refers call called name named list give given exact exactly kind
+    type roughly approximately figure number what which who when where why how value
+    target targets main key list items item
+"""
+
+
+@lru_cache(maxsize=1)
+def question_terms() -> frozenset[str]:
+    """QUESTION_WORDS as terms; made on first use, so importing loads no stemmer."""
+    return frozenset(terms(QUESTION_WORDS))
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,7 @@ def focus(question: str) -> tuple[str, ...]:
     for pattern in FOCUS:
         if m := pattern.search(question):
             words = [w for w in m.group("f").split() if w.lower() not in FOCUS_STOP]
-            found = tuple(t for t in terms(" ".join(words)) if t not in QUESTION_WORDS)
+            found = tuple(t for t in terms(" ".join(words)) if t not in question_terms())
             if found:
                 return found
     return ()
@@ -207,7 +209,7 @@ def analyse(question: str) -> Ask:
     years = asked_years(question)
     content = tuple(
         t for t in dict.fromkeys(terms(normalise_spelling(question)))
-        if t not in QUESTION_WORDS and t not in years
+        if t not in question_terms() and t not in years
     )  # fmt: skip
     count = asked_count(question) if kind == "list" else None
     return Ask(question, kind, years, count, slot_noun(question), content,

@@ -67,3 +67,19 @@ def test_repo_prompts_parse() -> None:
     assert library.get("answer").variables == {"passages", "question"}
     assert library.get("condense").variables == {"history", "question"}
     assert library.get("passage").variables == {"number", "title", "date", "heading", "text"}
+
+
+def test_importing_the_pipeline_does_no_work() -> None:
+    """No stemmer, model, tokenizer or store is loaded just by importing the stages."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, assistant, assistant.question, assistant.evidence, assistant.compose, "
+        "assistant.extractive, assistant.tables, assistant.outline, assistant.chunk, "
+        "assistant.load, assistant.index, assistant.retrieve; "
+        "print(sorted(m for m in ('Stemmer', 'torch', 'sentence_transformers', 'chromadb', "
+        "'tiktoken', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
