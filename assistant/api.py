@@ -135,6 +135,7 @@ class CitationOut(BaseModel):
     quote: str
     start: int
     end: int
+    kind: str = "text"  # "text", "table_row", "list" or "list_item" (one item of a list)
 
 
 class AskOut(BaseModel):
@@ -170,7 +171,8 @@ class ChatIn(BaseModel):
 
 def citation_out(c: Citation) -> CitationOut:
     return CitationOut(number=c.number, source=c.source, title=c.title, heading=c.heading, date=c.date,
-                       chunk_id=c.chunk_id, text=c.text, quote=c.quote, start=c.start, end=c.end)  # fmt: skip
+                       chunk_id=c.chunk_id, text=c.text, quote=c.quote, start=c.start, end=c.end,
+                       kind=c.kind)  # fmt: skip
 
 
 def ask_out(answer: Answer) -> AskOut:

@@ -22,7 +22,7 @@ from langchain_core.documents import Document
 from assistant.evidence import Unit, has_filler, record
 from assistant.outline import count_word
 from assistant.question import Ask
-from assistant.text import Span, terms
+from assistant.text import Span, strip_superscripts, terms
 
 LONG_SENTENCE_WORDS = 36
 MIN_LIST_MATCH = 0.4  # share of the question's (idf-weighted) terms a list's title must hold
@@ -241,7 +241,7 @@ def core(ask: Ask, unit: Unit) -> Span:
 
 def sentence_text(span: Span) -> str:
     """A quote as a sentence of the answer: one line, capitalised, closed."""
-    text = " ".join(span.text.split()).rstrip(" ,;:")
+    text = strip_superscripts(" ".join(span.text.split())).lstrip().rstrip(" ,;:")
     text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "?", "!", "”", '"', ")")) else f"{text}."
 

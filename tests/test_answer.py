@@ -153,3 +153,10 @@ def test_extractive_answers_lose_sentences_with_figures_no_quote_holds() -> None
     answer = finalize(draft, [row_passage()], "q", "extractive")
     assert answer.text == "The 2025 target is 82% [1]."
     assert not ungrounded_figures(answer.text, answer.citations)
+
+
+def test_an_answer_sentence_drops_a_leading_footnote_marker() -> None:
+    from assistant.compose import sentence_text
+
+    quote = Span(0, 30, "⁵ The rate is users / homes")
+    assert sentence_text(quote) == "The rate is users / homes."

@@ -391,3 +391,12 @@ def test_a_queued_request_whose_client_has_gone_is_not_computed(hash_settings: S
 
     anyio.run(scenario)
     assert bot.asked == ["first?"]
+
+
+def test_citations_say_their_kind(client: TestClient) -> None:
+    question = "What is the broadband penetration target for 2025?"
+    reply = client.post("/v1/ask", json={"question": question})
+    assert reply.status_code == 200
+    body = reply.json()
+    kinds = {c["kind"] for c in body["citations"] + body["related"]}
+    assert kinds and kinds <= {"text", "table_row", "list", "list_item"}
