@@ -21,7 +21,7 @@ from typing import Literal
 
 from assistant.load import SourceDocument
 from assistant.outline import OutlineBuilder, OutlineList, render_list
-from assistant.tables import Row, Table, find_tables, render_row, row_record
+from assistant.tables import Row, Table, find_tables, raw_lines, render_row, row_record
 from assistant.text import Span, split_sentences, strip_superscripts
 
 TokenCounter = Callable[[str], int]
@@ -89,15 +89,12 @@ class _Row:
 
 
 def _lines(text: str) -> list[_Line]:
+    """The non-blank lines, each trimmed, with exact offsets."""
     out: list[_Line] = []
-    pos = 0
-    for raw in text.splitlines(keepends=True):
-        body = raw.rstrip("\r\n")
-        stripped = body.strip()
-        if stripped:
-            lead = len(body) - len(body.lstrip())
-            out.append(_Line(pos + lead, pos + lead + len(stripped), stripped))
-        pos += len(raw)
+    for line in raw_lines(text):
+        if line.text.strip():
+            start, end = line.stripped_span
+            out.append(_Line(start, end, text[start:end]))
     return out
 
 

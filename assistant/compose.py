@@ -19,6 +19,7 @@ from typing import Any
 
 from langchain_core.documents import Document
 
+from assistant.answer import passage_span
 from assistant.evidence import Unit, has_filler, record
 from assistant.outline import count_word
 from assistant.question import Ask
@@ -67,7 +68,7 @@ def _value_with_unit(value: str, unit: str) -> str:
         return f"{value} {unit}"
     if len(value.split()) > 4:
         return f"“{value}”"
-    return value[:1].lower() + value[1:] if value[1:2].islower() else value
+    return _lower_first(value)
 
 
 def _lower_first(text: str) -> str:
@@ -97,8 +98,7 @@ def cell_answer(ask: Ask, doc: Document, out: Cited, about_row: bool) -> str | R
         given = "; ".join(f"{c}: {v['value']}" for c, v in cells.items() if v["value"])
         return Refusal(f"The table gives no {' or '.join(empty)} figure for {label}"
                        + (f" (it gives {given})." if given else "."))  # fmt: skip
-    span = Span(int(doc.metadata["start"]), int(doc.metadata["end"]), doc.metadata.get("text", ""))
-    marker = out.cite(doc, span)
+    marker = out.cite(doc, passage_span(doc))
     noun = "target" if TARGET_WORDS.search(ask.text) else "figure"
     if noun == "figure" and all(int(y) > _year(doc) for y in columns):
         noun = "target"

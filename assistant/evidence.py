@@ -25,7 +25,7 @@ from langchain_core.documents import Document
 
 from assistant.answer import passage_span
 from assistant.question import Ask
-from assistant.text import Span, normalise_spelling, split_sentences, strip_superscripts, terms
+from assistant.text import Span, split_sentences, strip_superscripts, terms
 
 Idf = Callable[[str], float]
 WEIGHTS_FILE = Path(__file__).with_name("answerer_weights.json")
@@ -116,7 +116,7 @@ class Unit:
 def term_set(text: str) -> frozenset[str]:
     """The content terms of a text; memoised, since the same sentences are scored again and
     again (cheap pass, full pass, and later questions about the same passages)."""
-    return frozenset(terms(normalise_spelling(text)))
+    return frozenset(terms(text))
 
 
 def has_filler(answer_type: str, text: str, given: frozenset[str] = frozenset()) -> bool:
@@ -262,7 +262,8 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
     top = max(weighted.values(), default=1.0) or 1.0
     missing = [v for t, v in weighted.items() if t not in present]
     rare_missing = sum(1 for v in missing if v >= 0.6 * top)
-    given = frozenset(ask.terms) | frozenset(ask.years)
+    given = ask.given
+    filled = has_filler(ask.answer_type, unit.display, given)
     slot_type = _SLOT_TYPE.get(ask.slot_noun, "")
     # "Which *university*": a name of that kind must be there ("... University"), not any body.
     named = slot_type == "organisation" and bool(term_set(ask.slot_noun) & term_set(NAME_WORDS))
@@ -281,10 +282,8 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
         "missing_rare": max(missing, default=0.0) / top,
         "year_missing": 1.0 if missing_years(ask, unit, passages) else 0.0,
         "passage": float(doc.metadata.get("dense_score", 0.0)),
-        "filler_missing": 0.0 if has_filler(ask.answer_type, unit.display, given) else 1.0,
-        "named_filler_missing": 1.0
-        if ask.answer_type in NAMED_TYPES and not has_filler(ask.answer_type, unit.display, given)
-        else 0.0,
+        "filler_missing": 0.0 if filled else 1.0,
+        "named_filler_missing": 1.0 if ask.answer_type in NAMED_TYPES and not filled else 0.0,
         "slot_noun_missing": 1.0 if noun_missing else 0.0,
         "named_slot_missing": 1.0 if named and noun_missing else 0.0,
         "rare_missing_count": min(rare_missing, 3) / 3,
@@ -310,8 +309,8 @@ def about_row(doc: Document, weighted: dict[str, float]) -> bool:
 
 def confidence(parts: list[dict[str, float]], w: Weights) -> float:
     """Probability that the answer is right, from the parts' mean evidence."""
-    mean = {name: float(np.mean([p[name] for p in parts])) for name in FEATURES}
-    z = sum(w.confidence.get(name, 0.0) * mean[name] for name in FEATURES)
+    mean = vectorise(parts)
+    z = sum(w.confidence.get(name, 0.0) * v for name, v in zip(FEATURES, mean, strict=True))
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 

@@ -62,7 +62,6 @@ class ExtractiveAnswerer:
     """See the module docstring. `embed` embeds texts in a batch; `idf` weighs a term."""
 
     name = "extractive"
-    description = "offline extractive answerer (quotes the documents)"
 
     def __init__(self, embed: EmbedMany, idf: Idf, weights: Weights, threshold: float | None = None,
                  max_sentences: int = 3, sentence_candidates: int = 10) -> None:  # fmt: skip
@@ -128,8 +127,7 @@ class ExtractiveAnswerer:
         else:
             scored = np.where([u.kind == "list" for u in found], -np.inf, scored)
         if ask.answer_type in STRICT_TYPES:  # only evidence that can answer may be chosen
-            given = frozenset(ask.terms) | frozenset(ask.years)
-            filled = np.array([evidence.has_filler(ask.answer_type, u.display, given) for u in found])
+            filled = np.array([evidence.has_filler(ask.answer_type, u.display, ask.given) for u in found])
             if np.any(filled & np.isfinite(scored)):
                 scored = np.where(filled, scored, -np.inf)
         order = [int(i) for i in np.argsort(-scored, kind="stable") if np.isfinite(scored[i])]

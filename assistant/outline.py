@@ -59,7 +59,6 @@ class Node:
     kind: str  # a heading kind ("number", "paren", "box", "md2", ...) or "para"
     title: str
     span: Span
-    depth: int
     children: list[Node] = field(default_factory=list)
     path: tuple[str, ...] = ()
 
@@ -95,8 +94,12 @@ def label_span(span: Span, whole_sentence: bool = False) -> Span:
 
 
 def _item(span: Span, whole_sentence: bool = False) -> Item:
-    label = label_span(span, whole_sentence)
-    return Item(" ".join(label.text.split()), label.start, label.end)
+    return _item_of(label_span(span, whole_sentence))
+
+
+def _item_of(span: Span) -> Item:
+    """An item whose label is exactly `span`, its whitespace normalised for display."""
+    return Item(" ".join(span.text.split()), span.start, span.end)
 
 
 def _question(span: Span) -> Item:
@@ -104,27 +107,27 @@ def _question(span: Span) -> Item:
     m = SPEAKER.match(span.text)
     skip = m.end() if m else 0
     text = span.text[skip:].rstrip()
-    return Item(" ".join(text.split()), span.start + skip, span.start + skip + len(text))
+    return _item_of(Span(span.start + skip, span.start + skip + len(text), text))
 
 
 class OutlineBuilder:
     """Fed by the chunker's parser, in document order."""
 
     def __init__(self, title: str) -> None:
-        self.root = Node("root", title, Span(0, 0, ""), 0)
+        self.root = Node("root", title, Span(0, 0, ""))
         self.stack: list[Node] = [self.root]
 
     def heading(self, kind: str, title: str, span: Span, depth: int, path: tuple[str, ...]) -> None:
         """A heading entered at `depth` (1 = top level); `path` is the heading path after it."""
         del self.stack[depth:]
-        node = Node(kind, title, span, depth, path=path)
+        node = Node(kind, title, span, path=path)
         self.stack[-1].children.append(node)
         self.stack.append(node)
 
     def paragraph(self, span: Span, depth: int) -> None:
         del self.stack[depth + 1 :]
-        parent = self.stack[min(depth, len(self.stack) - 1)]
-        parent.children.append(Node("para", span.text, span, depth + 1, path=parent.path))
+        parent = self.stack[-1]
+        parent.children.append(Node("para", span.text, span, path=parent.path))
 
     def lists(self) -> list[OutlineList]:
         found: list[OutlineList] = []
@@ -179,7 +182,7 @@ def _intro(first: Node, paragraphs: list[Node]) -> Item | None:
         return None
     last = before[-1].span
     sentences = [s for s in split_sentences(last.text, offset=last.start) if s.end <= first.span.start]
-    return _sentence_item(sentences[-1]) if sentences else None
+    return _item_of(sentences[-1]) if sentences else None
 
 
 def _opening(node: Node, first: Node) -> Item | None:
@@ -188,11 +191,7 @@ def _opening(node: Node, first: Node) -> Item | None:
     if opening is None or opening.span.start > first.span.start:
         return None
     sentences = split_sentences(opening.span.text, offset=opening.span.start)
-    return _sentence_item(sentences[0]) if sentences else None
-
-
-def _sentence_item(sentence: Span) -> Item:
-    return Item(" ".join(sentence.text.split()), sentence.start, sentence.end)
+    return _item_of(sentences[0]) if sentences else None
 
 
 def _first_run(paragraphs: list[Node], accept: Callable[[Node, list[Node]], bool]) -> list[Node]:
@@ -247,7 +246,7 @@ def _ordinal_run(paragraphs: list[Node]) -> list[Node]:
             sentences = split_sentences(opening.text, offset=opening.start)
             first = next((s for s in sentences if ordinal_of(s.text) == 1), None)
             if first is not None:
-                run.append(Node("para", first.text, first, p.depth, path=p.path))
+                run.append(Node("para", first.text, first, path=p.path))
                 expected = 2
         if n and n == expected:
             run.append(p)

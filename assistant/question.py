@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.text import normalise_spelling, terms
+from assistant.text import terms
 
 AnswerType = str  # one of ANSWER_TYPES
 
@@ -147,6 +147,11 @@ class Ask:
     counted: tuple[str, ...] = ()  # terms of the thing counted in "how many <thing>"
     wants_percent: bool = False
 
+    @property
+    def given(self) -> frozenset[str]:
+        """What the question itself states (its terms and years): never new information."""
+        return frozenset(self.terms) | frozenset(self.years)
+
 
 def answer_type(question: str) -> AnswerType:
     return next((kind for kind, p in _TYPE_PATTERNS if p.search(question)), "other")
@@ -208,7 +213,7 @@ def analyse(question: str) -> Ask:
     kind = answer_type(question)
     years = asked_years(question)
     content = tuple(
-        t for t in dict.fromkeys(terms(normalise_spelling(question)))
+        t for t in dict.fromkeys(terms(question))
         if t not in question_terms() and t not in years
     )  # fmt: skip
     count = asked_count(question) if kind == "list" else None

@@ -80,7 +80,9 @@ class Table:
 
 
 @dataclass
-class _RawLine:
+class RawLine:
+    """A line of a document with its offset; the chunker reads lines through this too."""
+
     start: int  # of the raw line, leading whitespace included
     text: str  # without the line break
 
@@ -90,15 +92,15 @@ class _RawLine:
         return self.start + lead, self.start + len(self.text.rstrip())
 
 
-def _raw_lines(text: str) -> list[_RawLine]:
+def raw_lines(text: str) -> list[RawLine]:
     out, pos = [], 0
     for raw in text.splitlines(keepends=True):
-        out.append(_RawLine(pos, raw.rstrip("\r\n")))
+        out.append(RawLine(pos, raw.rstrip("\r\n")))
         pos += len(raw)
     return out
 
 
-def _split(line: _RawLine, separator: str, trim_edges: bool) -> list[tuple[str, int, int]]:
+def _split(line: RawLine, separator: str, trim_edges: bool) -> list[tuple[str, int, int]]:
     """Cells of a line as (raw text, start, end), positions exact, whitespace trimmed."""
     body, offset = line.text, line.start
     if trim_edges:
@@ -121,11 +123,11 @@ def _split(line: _RawLine, separator: str, trim_edges: bool) -> list[tuple[str, 
     return cells
 
 
-def _is_tsv_line(line: _RawLine) -> bool:
+def _is_tsv_line(line: RawLine) -> bool:
     return line.text.count("\t") >= 2 and sum(1 for c in line.text.split("\t") if c.strip()) >= 3
 
 
-def _is_pipe_line(line: _RawLine) -> bool:
+def _is_pipe_line(line: RawLine) -> bool:
     return line.text.count("|") >= 2 and not _PIPE_RULE.match(line.text)
 
 
@@ -146,7 +148,7 @@ def _value_start(header: list[str]) -> int:
     return index if index else 1
 
 
-def _footnote_text(lines: list[_RawLine], marker: str, after: int) -> str:
+def _footnote_text(lines: list[RawLine], marker: str, after: int) -> str:
     """The line that starts with the footnote marker, looked for after the table first."""
     ordered = lines[after:] + lines[:after]
     for line in ordered:
@@ -159,15 +161,15 @@ def _footnote_text(lines: list[_RawLine], marker: str, after: int) -> str:
 class _Grid:
     """Rows of one table region before key cells are resolved."""
 
-    def __init__(self, header: list[str], raw_rows: list[tuple[_RawLine, list[tuple[str, int, int]]]]):
+    def __init__(self, header: list[str], raw_rows: list[tuple[RawLine, list[tuple[str, int, int]]]]):
         self.header = header
         self.raw_rows = raw_rows
         self.n_keys = _value_start(header)
 
-    def rows(self, lines: list[_RawLine], after: int) -> tuple[Row, ...]:
+    def rows(self, lines: list[RawLine], after: int) -> tuple[Row, ...]:
         keys_above: list[str] = [""] * self.n_keys
         explicit_above: list[bool] = [False] * self.n_keys
-        resolved: list[tuple[list[str], list[tuple[str, int, int]], _RawLine]] = []
+        resolved: list[tuple[list[str], list[tuple[str, int, int]], RawLine]] = []
         for line, cells in self.raw_rows:
             cells = cells + [("", line.stripped_span[1], line.stripped_span[1])] * (
                 len(self.header) - len(cells)
@@ -209,8 +211,8 @@ class _Grid:
                 break
             keys[k] = new
 
-    def _row(self, keys: list[str], cells: list[tuple[str, int, int]], line: _RawLine,
-             lines: list[_RawLine], after: int) -> Row:  # fmt: skip
+    def _row(self, keys: list[str], cells: list[tuple[str, int, int]], line: RawLine,
+             lines: list[RawLine], after: int) -> Row:  # fmt: skip
         label_raw = cells[self.n_keys - 1][0] if self.n_keys - 1 < len(cells) else ""
         markers = tuple(dict.fromkeys(_MARKERS.findall(label_raw)))
         label = keys[-1]
@@ -231,7 +233,7 @@ class _Grid:
 
 def find_tables(text: str) -> list[Table]:
     """Every tab-separated or pipe table of at least a header and two rows."""
-    lines = _raw_lines(text)
+    lines = raw_lines(text)
     tables: list[Table] = []
     i = 0
     while i < len(lines):
@@ -258,7 +260,7 @@ def find_tables(text: str) -> list[Table]:
     return tables
 
 
-def _table(lines: list[_RawLine], members: list[int], rules: list[int], kind: str) -> Table:
+def _table(lines: list[RawLine], members: list[int], rules: list[int], kind: str) -> Table:
     separator, trim = ("\t", False) if kind == "tsv" else ("|", True)
     split = [_split(lines[m], separator, trim) for m in members]
     header = [strip_superscripts(c[0]).strip() for c in split[0]]
