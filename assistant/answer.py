@@ -177,7 +177,9 @@ def finalize(draft: Draft, passages: list[Document], question: str, answerer: st
     if draft.abstained:
         message = ABSTAIN_MESSAGE
         if draft.reason:
-            message = f"Not found in the documents: {draft.reason} The closest passages are listed below."
+            message = (
+                f"Not found in the documents: {draft.reason} The closest passages are listed below."
+            )
         return Answer(message, True, (), related, question, True, answerer, draft.confidence)
     targets = list(draft.passages) or passages
     order: list[int] = []
@@ -201,7 +203,9 @@ def finalize(draft: Draft, passages: list[Document], question: str, answerer: st
     if grounded and draft.verbatim and ungrounded_figures(text, citations):
         text = "\n\n".join(_drop_ungrounded(p, citations) for p in text.split("\n\n")).strip()
         if not text:
-            return Answer(ABSTAIN_MESSAGE, True, (), related, question, True, answerer, draft.confidence)
+            return Answer(
+                ABSTAIN_MESSAGE, True, (), related, question, True, answerer, draft.confidence
+            )
     if not grounded:
         text = f"{UNGROUNDED_WARNING}\n\n{text}"
     elif not draft.verbatim and not _supported(draft.text, targets):

@@ -111,8 +111,7 @@ class Assistant:
         return self._answerer
 
     def _idf(self, term: str) -> float:
-        keyword = self.search_index.keyword()
-        return keyword.idf.get(term, keyword.max_idf())
+        return self.search_index.keyword().idf.get(term, 0.0)
 
     # -- the chain ---------------------------------------------------------------------
 

@@ -104,7 +104,9 @@ def cell_answer(ask: Ask, doc: Document, out: Cited, about_row: bool) -> str | R
         noun = "target"
     values = [_value_with_unit(cells[y]["value"], row["unit"]) for y in columns]
     first = f"The {columns[0]} {noun} for {label} is {values[0]}"
-    first += "".join(f", and the {y} {noun} is {v}" for y, v in zip(columns[1:], values[1:], strict=True))
+    first += "".join(
+        f", and the {y} {noun} is {v}" for y, v in zip(columns[1:], values[1:], strict=True)
+    )
     rest = [f"{c}: {v['value'] or 'not given'}" for c, v in cells.items() if c not in columns]
     context = f" Other columns: {'; '.join(rest)}." if rest else ""
     return f"{first} {marker}.{context}"
@@ -129,7 +131,9 @@ def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, floa
         doc = passages[n - 1]
         data = record(doc)
         # The document's own title names every list in it: its words decide nothing here.
-        titled = set(terms(f"{doc.metadata.get('title', '')} {doc.metadata.get('short_title', '')}"))
+        titled = set(
+            terms(f"{doc.metadata.get('title', '')} {doc.metadata.get('short_title', '')}")
+        )
         asked = {t: w for t, w in weighted.items() if t not in titled} or weighted
         total = sum(asked.values()) or 1.0
         intro = (data.get("intro") or {}).get("label", "")
@@ -259,7 +263,9 @@ def attribution(doc: Document) -> str:
     return f"According to {meta.get('short_title') or meta['title']}{date}, "
 
 
-def sentences_answer(chosen: list[tuple[Unit, Span]], passages: Sequence[Document], out: Cited) -> str:
+def sentences_answer(
+    chosen: list[tuple[Unit, Span]], passages: Sequence[Document], out: Cited
+) -> str:
     """The chosen spans in order, the first being the answer; documents named when two or
     more are quoted."""
     sources = {passages[u.passage - 1].metadata["source"] for u, _ in chosen}

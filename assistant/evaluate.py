@@ -175,7 +175,9 @@ def score_case(case: Case, answer: Answer, passages: list[tuple[str, int, int]],
                quotes: list[tuple[str, int, int]], seconds: float) -> CaseResult:  # fmt: skip
     cited = [(c.source, c.passage_start, c.passage_end) for c in answer.citations]
     if case.answerable:
-        correct = answer_correct(answer.text, answer.abstained, case.answers, case.match, case.column)
+        correct = answer_correct(
+            answer.text, answer.abstained, case.answers, case.match, case.column
+        )
     else:
         correct = answer.abstained
     return CaseResult(
@@ -192,7 +194,8 @@ def score_case(case: Case, answer: Answer, passages: list[tuple[str, int, int]],
         seconds=seconds,
         citations=[asdict(c) for c in answer.citations],
         figures_grounded=answer.abstained or not ungrounded_figures(answer.text, answer.citations),
-        first_sentence_holds=correct and case.answerable
+        first_sentence_holds=correct
+        and case.answerable
         and holds_answer(first_sentence(answer.text), case.answers, case.match),
         length=0 if answer.abstained else len(answer.text),
     )
@@ -263,21 +266,28 @@ def calibrate(
     right: Sequence[bool],
     answerable: Sequence[bool],
     wrong_cost: float = 0.0,
+    max_false_abstention: float = 1.0,
 ) -> tuple[float, float]:
     """The abstention threshold with the best utility: +1 for a right answer (confidence >=
     threshold and `right`) or for abstaining on an unanswerable case, 0 for abstaining on an
     answerable one, and -`wrong_cost` for any wrong answer (a confident wrong answer is worse
-    than a refusal). Candidates lie midway between observed confidences.
+    than a refusal), among thresholds that refuse at most `max_false_abstention` of the
+    answerable cases (needless refusals are not free either: staff lose the answer).
+    Candidates lie midway between observed confidences.
     Returns (threshold, accuracy at that threshold)."""
     points = sorted({0.0, *confidences})
+    n_answerable = max(1, sum(answerable))
     best = (0.0, -1.0, -float("inf"))
     for i, low in enumerate(points):
         threshold = (low + (points[i + 1] if i + 1 < len(points) else low + 0.02)) / 2
-        hits = wrong = 0
+        hits = wrong = needless = 0
         for c, ok, a in zip(confidences, right, answerable, strict=True):
             answered = c >= threshold
             hits += (answered and ok) or (not answered and not a)
             wrong += answered and not ok
+            needless += a and not answered
+        if needless / n_answerable > max_false_abstention:
+            continue
         utility = hits - wrong_cost * wrong
         if utility > best[2]:
             best = (threshold, hits / len(confidences), utility)

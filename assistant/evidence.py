@@ -24,7 +24,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from assistant.answer import passage_span
-from assistant.question import Ask
+from assistant.question import MONTHS, Ask
 from assistant.text import Span, split_sentences, strip_superscripts, terms
 
 Idf = Callable[[str], float]
@@ -32,7 +32,7 @@ WEIGHTS_FILE = Path(__file__).with_name("answerer_weights.json")
 
 # What counts as a filler of each answer type (types not listed need none).
 FILLERS: dict[str, str] = {
-    "number": r"(?<![\d.])(?!(?:19|20)\d\d\b)\d[\d,.]*(?!\d|st\b|nd\b|rd\b|th\b)\s*%?|(?i:\b(one|two|three|four|five|six|seven|"
+    "number": r"(?<!\d)(?<!\d\.)(?!(?:19|20)\d\d\b)\d[\d,.]*(?!\d|st\b|nd\b|rd\b|th\b)\s*%?|(?i:\b(one|two|three|four|five|six|seven|"
     r"eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|"
     r"billions?|dozens?|half|double|doubled|tripled|percent)\b)",
     "money": r"\b(yuan|RMB|renminbi|dollars?|USD|euros?|EUR)\b|[$¥€£]\s?\d",
@@ -46,13 +46,19 @@ FILLERS: dict[str, str] = {
     "place": r"\b[A-Z][a-z]+\s+(Province|City|Municipality|District|Prefecture|Region|County)\b|"
     r"\b(in|at|from|of)\s+(Beijing|Shanghai|Tianjin|Chongqing|Guangzhou|Shenzhen|Wuhan|Hangzhou|"
     r"Nanjing|Chengdu|Xi'an|Ningbo|Suzhou|Qingdao|Dalian|Shenyang|Harbin|Changsha|Hefei|Fujian|"
-    r"Zhejiang|Jiangsu|Guangdong|Shandong|Hubei|Hunan|Sichuan|Hebei|Henan|Liaoning|[A-Z][a-z]+ Province)\b",
+    r"Zhejiang|Jiangsu|Guangdong|Shandong|Hubei|Hunan|Sichuan|Hebei|Henan|Liaoning|[A-Z][a-z]+ Province)\b|"
+    r"\b(United States|United Kingdom|Britain|Germany|France|Italy|Spain|Netherlands|Belgium|Sweden|"
+    r"Switzerland|Austria|Poland|Russia|Japan|Korea|India|Singapore|Malaysia|Thailand|Vietnam|Indonesia|"
+    r"Australia|Canada|Mexico|Brazil|Argentina|Chile|South Africa|Egypt|Nigeria|Israel|Turkey|Iran|"
+    r"Saudi Arabia|Pakistan|Kazakhstan|European Union|ASEAN)\b|"
+    r"\b[A-Z][\w\-]+(?:\s+[A-Z][\w\-]+)*\s+(?:International\s+)?(?:Airport|Port|Station|Harbou?r)\b",
     "list": r"(?:,[^,]{2,80}){2,}|\b(?:such as|including|namely|as follows|the following)\b|[:—]",
     "organisation": r"\b[A-Z][\w&\-]*(?:\s+(?:of|for|and|[A-Z][\w&\-]*))*\s+(Ministry|Commission|"
     r"Council|University|Institute|Academy|Association|Administration|Bureau|Company|Corporation|"
     r"Group|Bank|Agency|Office|Federation|Committee|Alliance|Center|Centre|Forum|Board|Team)\b|\b(Ministry|University|Institute|Academy|Commission)\s+of\s+[A-Z]",
 }
 _FILLER_PATTERNS = {kind: re.compile(p) for kind, p in FILLERS.items()}
+_DAY_OF_MONTH = re.compile(rf"\b(?:{'|'.join(MONTHS)})\.?\s+\d{{1,2}}\b(?:,\s*(?:19|20)\d\d)?")
 _POINTS_BACK = re.compile(
     r"^(It|They|These|Those|This|Such|Them|Their|Its|Among them|Of these|In addition|Specifically|"
     r"Namely|That is)\b"
@@ -75,6 +81,8 @@ FEATURES = (
     "percent_missing",
     "row_unrelated",
     "focus_missing",
+    "unknown_terms",
+    "counted_not_named",
 )
 ABOUT_ROW = 0.5  # share of the question's weighted terms a table row's label must hold
 NAMED_TYPES = ("money", "date", "person", "place", "organisation")  # a number alone cannot fill
@@ -125,9 +133,17 @@ def has_filler(answer_type: str, text: str, given: frozenset[str] = frozenset())
     pattern = _FILLER_PATTERNS.get(answer_type)
     if pattern is None:
         return True
+    if answer_type == "number":  # the day of a date ("on Oct 16") is no count or amount
+        text = _DAY_OF_MONTH.sub(" ", text)
     if answer_type == "money":  # an amount of money: a currency and a figure
         return bool(pattern.search(text)) and has_filler("number", text, given)
     return any(not _only_given(m.group(0), given) for m in pattern.finditer(text))
+
+
+def filler_type(ask: Ask) -> str:
+    """The type a filler must have: a typed slot noun decides ("which three *bodies*": an
+    organisation, even in a list), else the answer type."""
+    return _SLOT_TYPE.get(ask.slot_noun, "") or ask.answer_type
 
 
 def _only_given(found: str, given: frozenset[str]) -> bool:
@@ -143,6 +159,13 @@ NAME_WORDS = (
     "premier president minister vice secretary director chairman chairwoman mr ms mrs dr "
     "professor prof"
 )
+# Other words that name the same kind of body ("Itcetera Language Group, Inc." is a company).
+NAME_KIN = {
+    "compan": "corporation group inc ltd co limited",
+    "universit": "college",
+    "centre": "center",
+    "center": "centre",
+}
 SLOT_TYPES = {
     "organisation": "company companies firm firms enterprise enterprises university universities "
     "ministry ministries department departments agency agencies institute institutes "
@@ -219,6 +242,22 @@ def counts_thing(ask: Ask, text: str) -> bool:
     return False
 
 
+def counted_not_named(ask: Ask, text: str) -> bool:
+    """ "Which companies ...?" answered by "80 companies, including 15 German companies": the
+    evidence counts the things asked for and never names them."""
+    if ask.answer_type not in ("list", "organisation", "person", "place") or not ask.slot_noun:
+        return False
+    noun = term_set(ask.slot_noun)
+    tokens = text.split()
+    seen = counted = 0
+    for i, token in enumerate(tokens):
+        if noun & term_set(token):
+            seen += 1
+            before = tokens[max(0, i - COUNT_WINDOW // 2) : i]
+            counted += any(has_filler("number", t) for t in before)
+    return seen > 0 and seen == counted
+
+
 def coverage(weighted: dict[str, float], text: str) -> float:
     total = sum(weighted.values())
     if not total:
@@ -240,8 +279,9 @@ def scores(ask: Ask, found: list[Unit], unit_vectors: np.ndarray, question_vecto
     prior = np.array(
         [float(passages[u.passage - 1].metadata.get("dense_score", 0.0)) for u in found]
     )
-    typed = ask.answer_type in _FILLER_PATTERNS
-    kind = np.array([1.0 if typed and has_filler(ask.answer_type, u.display) else 0.0 for u in found])
+    wanted = filler_type(ask)
+    typed = wanted in _FILLER_PATTERNS
+    kind = np.array([1.0 if typed and has_filler(wanted, u.display) else 0.0 for u in found])
     year = np.array(
         [1.0 if ask.years and all(y in u.display for y in ask.years) else 0.0 for u in found]
     )
@@ -258,16 +298,24 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
         f"{d.page_content} {d.metadata.get('heading', '')} {d.metadata.get('title', '')}"
         for d in passages
     )
-    present = term_set(own)
+    given = ask.given
+    slot_type = _SLOT_TYPE.get(ask.slot_noun, "")
+    # A word the corpus never uses is the asker's own; a typed slot noun ("which three
+    # *bodies*") is answered by a filler of its type, not by the word.
+    slot_filled = bool(slot_type) and has_filler(slot_type, unit.display, given)
+    skip = term_set(ask.slot_noun) if slot_filled else frozenset()
+    present = term_set(own) | skip
     top = max(weighted.values(), default=1.0) or 1.0
     missing = [v for t, v in weighted.items() if t not in present]
     rare_missing = sum(1 for v in missing if v >= 0.6 * top)
-    given = ask.given
-    filled = has_filler(ask.answer_type, unit.display, given)
-    slot_type = _SLOT_TYPE.get(ask.slot_noun, "")
+    focus = [t for t in ask.focus if weighted.get(t, 1.0) and t not in skip]
+    filled = has_filler(filler_type(ask), unit.display, given)
     # "Which *university*": a name of that kind must be there ("... University"), not any body.
     named = slot_type == "organisation" and bool(term_set(ask.slot_noun) & term_set(NAME_WORDS))
-    noun_in_unit = bool(term_set(ask.slot_noun) & term_set(f"{unit.display} {unit.context}"))
+    kin = term_set(
+        " ".join([ask.slot_noun, *(v for k, v in NAME_KIN.items() if k in ask.slot_noun)])
+    )
+    noun_in_unit = bool(kin & term_set(f"{unit.display} {unit.context}"))
     if not ask.slot_noun:
         noun_missing = False
     elif named or not slot_type:
@@ -292,8 +340,12 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
         if ask.wants_percent and not re.search(r"%|per ?cent", unit.display, re.I)
         else 0.0,
         "row_unrelated": 0.0 if unit.kind != "table_row" or about_row(doc, weighted) else 1.0,
-        "focus_missing": len(set(ask.focus) - term_set(f"{unit.display} {unit.context} {unit.notes}"))
-        / len(ask.focus) if ask.focus else 0.0,
+        "focus_missing": len(set(focus) - term_set(f"{unit.display} {unit.context} {unit.notes}"))
+        / len(focus)
+        if focus
+        else 0.0,
+        "unknown_terms": min(sum(1 for v in weighted.values() if not v), 3) / 3,
+        "counted_not_named": 1.0 if counted_not_named(ask, unit.display) else 0.0,
     }
 
 

@@ -40,9 +40,12 @@ STRICT_TYPES = ("date", "money")  # types whose fillers are found reliably: miss
 
 def _unfilled(part: Part) -> bool:
     """A date or an amount of money is asked and the evidence holds none that the question
-    does not already give, or a named kind of body ("which *university*") is asked and the
-    evidence names none: the documents do not say, whatever else matches."""
-    if part.ask.answer_type in STRICT_TYPES and part.features["filler_missing"]:
+    does not already give, or a named kind of body ("which *university*") or place ("in
+    which *city*") is asked and the evidence names none: the documents do not say, whatever
+    else matches."""
+    ask = part.ask
+    strict = ask.answer_type in STRICT_TYPES or (ask.answer_type == "place" and ask.slot_noun)
+    if strict and part.features["filler_missing"]:
         return True
     return bool(part.features["named_slot_missing"])
 
@@ -101,8 +104,12 @@ class ExtractiveAnswerer:
         blank = np.zeros((len(found), vectors.shape[1]), dtype=np.float32)
         keep: set[int] = set()
         for p, ask in enumerate(asks):
-            cheap = evidence.scores(ask, found, blank, vectors[p], passages, weighted[p], self.weights)
-            keep.update(int(i) for i in np.argsort(-cheap, kind="stable")[: self.sentence_candidates])
+            cheap = evidence.scores(
+                ask, found, blank, vectors[p], passages, weighted[p], self.weights
+            )
+            keep.update(
+                int(i) for i in np.argsort(-cheap, kind="stable")[: self.sentence_candidates]
+            )
         candidates = sorted(keep)
         unit_vectors = blank.copy()
         unit_vectors[candidates] = self._vectors(
@@ -127,7 +134,9 @@ class ExtractiveAnswerer:
         else:
             scored = np.where([u.kind == "list" for u in found], -np.inf, scored)
         if ask.answer_type in STRICT_TYPES:  # only evidence that can answer may be chosen
-            filled = np.array([evidence.has_filler(ask.answer_type, u.display, ask.given) for u in found])
+            filled = np.array(
+                [evidence.has_filler(ask.answer_type, u.display, ask.given) for u in found]
+            )
             if np.any(filled & np.isfinite(scored)):
                 scored = np.where(filled, scored, -np.inf)
         order = [int(i) for i in np.argsort(-scored, kind="stable") if np.isfinite(scored[i])]
@@ -235,6 +244,7 @@ class ExtractiveAnswerer:
         return a.passage == b.passage or (a.span.start == b.span.start and a.display == b.display)
 
 
+QUOTES = "\"'“”‘’()"
 TOPIC_GLUE = frozenset("of for and the in on to & a an".split())  # noqa: SIM905
 AUX = frozenset("is are was were do does did will would should can could has have had be".split())  # noqa: SIM905
 
@@ -280,5 +290,5 @@ def _missing_words(question: str, evidence_text: str, weighted: dict[str, float]
     for token in question.rstrip("?").split():
         stems = terms(token)
         if stems and stems[0] not in present and weighted.get(stems[0]) == top:
-            return f"“{token.strip(',.;:')}”"
+            return f"“{token.strip(',.;:' + QUOTES)}”"
     return ""

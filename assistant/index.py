@@ -121,7 +121,9 @@ def _brief(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
-def _infos(docs: dict[str, SourceDocument], per_doc: dict[str, list[Chunk]]) -> tuple[DocumentInfo, ...]:
+def _infos(
+    docs: dict[str, SourceDocument], per_doc: dict[str, list[Chunk]]
+) -> tuple[DocumentInfo, ...]:
     return tuple(
         DocumentInfo(d.source, d.title, d.short_title, d.publisher, d.date, d.url, d.checksum,
                      len(per_doc[d.source]))

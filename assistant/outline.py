@@ -9,7 +9,9 @@ module builds the tree from them and finds the enumerations a reader would call 
   when it has the same "Label: text" shape;
 - runs of paragraphs that open with a short lead sentence ("Let the market lead with
   government guidance. Comprehensively ...");
-- ordinal paragraphs ("The first is ...", "The second is ...", "Step 2: ...").
+- ordinal paragraphs ("The first is ...", "The second is ...", "Step 2: ...");
+- enumerations inside a sentence that say how many they hold ("four development guides—new
+  materials, information industry, pharmaceutical industry and manufacturing talents").
 
 Every item keeps the exact span of its label, so an answer can cite each item.
 """
@@ -36,6 +38,14 @@ NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "
 MAX_LABEL_WORDS = 14
 MAX_LEAD_WORDS = 12
 MIN_RUN = 3  # lead-sentence paragraphs needed to call a run a list
+MAX_INLINE_ITEM_WORDS = 8
+# "<count> <up to four words>" then a dash, a colon, "namely"/"including"/"such as", or "to
+# <verb>"; the items follow, separated by commas, the last after "and" or "or".
+INLINE = re.compile(
+    r"\b(?P<count>two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|[2-9]|1[0-2])"
+    r"(?P<noun>(?:\s+[A-Za-z][\w-]*){1,4}?)"
+    r"\s*(?:[—–:]\s*|,?\s+(?:namely|including|such as)\s+|\s+to\s+[a-z]+\s+(?:the\s+)?)"
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,11 @@ def label_span(span: Span, whole_sentence: bool = False) -> Span:
     body = text[skip:]
     if not whole_sentence and len(body.split()) <= MAX_LABEL_WORDS and body[-1:] != ".":
         label = text
-    elif not whole_sentence and (m := LABEL_COLON.match(body)) and len(m.group("label").split()) <= 10:
+    elif (
+        not whole_sentence
+        and (m := LABEL_COLON.match(body))
+        and len(m.group("label").split()) <= 10
+    ):
         label = text[: skip + m.end("label")]
     else:
         sentences = split_sentences(body)
@@ -132,7 +146,10 @@ class OutlineBuilder:
     def lists(self) -> list[OutlineList]:
         found: list[OutlineList] = []
         self._walk(self.root, found)
-        for kind, title, make in (("box", "Boxes", _item), ("question", "Questions asked", _question)):
+        for kind, title, make in (
+            ("box", "Boxes", _item),
+            ("question", "Questions asked", _question),
+        ):
             nodes = [n for n in self._all(self.root) if n.kind == kind]
             if len(nodes) >= 2:
                 found.append(OutlineList(title, (), kind, tuple(make(n.span) for n in nodes)))
@@ -155,6 +172,8 @@ class OutlineBuilder:
                                          _opening(node, same[0])))  # fmt: skip
         paragraphs = [c for c in node.children if c.kind == "para"]
         found.extend(_paragraph_lists(node, paragraphs))
+        for paragraph in paragraphs:
+            found.extend(inline_lists(paragraph.span, node.path))
         for child in headings:
             self._walk(child, found)
 
@@ -170,7 +189,9 @@ def _paragraph_lists(parent: Node, paragraphs: list[Node]) -> list[OutlineList]:
         if run:
             whole = kind not in ("bullet", "labelled")
             items = tuple(_item(p.span, whole) for p in run)
-            out.append(OutlineList(parent.title, parent.path, kind, items, _intro(run[0], paragraphs)))
+            out.append(
+                OutlineList(parent.title, parent.path, kind, items, _intro(run[0], paragraphs))
+            )
     return out
 
 
@@ -181,7 +202,9 @@ def _intro(first: Node, paragraphs: list[Node]) -> Item | None:
     if not before:
         return None
     last = before[-1].span
-    sentences = [s for s in split_sentences(last.text, offset=last.start) if s.end <= first.span.start]
+    sentences = [
+        s for s in split_sentences(last.text, offset=last.start) if s.end <= first.span.start
+    ]
     return _item_of(sentences[-1]) if sentences else None
 
 
@@ -221,7 +244,8 @@ def _labelled_run(paragraphs: list[Node]) -> list[Node]:
 def _bullet_run(paragraphs: list[Node]) -> list[Node]:
     """Bullet lines, and a line of the same "Label: text" shape whose dash was lost."""
     return _first_run(
-        paragraphs, lambda p, run: bool(BULLET.match(p.span.text) or (run and LABEL_COLON.match(p.span.text)))
+        paragraphs,
+        lambda p, run: bool(BULLET.match(p.span.text) or (run and LABEL_COLON.match(p.span.text))),
     )
 
 
@@ -274,6 +298,53 @@ def _lead_run(paragraphs: list[Node]) -> list[Node]:
         else:
             run = []
     return best if len(best) >= MIN_RUN else []
+
+
+def inline_lists(span: Span, path: tuple[str, ...] = ()) -> list[OutlineList]:
+    """Enumerations inside sentences that hold as many items as they announce."""
+    out = []
+    sentences = split_sentences(span.text, offset=span.start)
+    for k, sentence in enumerate(sentences):
+        for m in INLINE.finditer(sentence.text):
+            count = m.group("count")
+            n = int(count) if count.isdigit() else NUMBER_WORDS.index(count.lower())
+            items = _inline_items(sentence, sentence.start + m.end())
+            if len(items) == n:
+                title = f"{count} {' '.join(m.group('noun').split())}"
+                # Its own sentence is its items; the one before often says what they are part of.
+                before = _item_of(sentences[k - 1]) if k else None
+                out.append(OutlineList(title, path, "inline", tuple(items), before))
+    return out
+
+
+def _inline_items(sentence: Span, start: int) -> list[Item]:
+    """Comma-separated items from `start`; the one after "and"/"or" is the last. Empty when
+    an item is too long to be a list item."""
+    text = sentence.text[start - sentence.start :]
+    items: list[Item] = []
+    at = start
+    for chunk in re.split(r"(?<=,)", text):
+        piece = chunk.rstrip(",")
+        last = re.match(r"\s*(?:and|or)\s+", piece)
+        if last:
+            piece, at = piece[last.end() :], at + last.end()
+        elif m := re.search(r"\s+(?:and|or)\s+", piece):  # "b and c": two items, the end
+            items.append(_inline_item(piece[: m.start()], at))
+            piece, at, last = piece[m.end() :], at + m.end(), m
+        piece = re.split(r"[;.()]", piece)[0]
+        if not piece.strip() or len(piece.split()) > MAX_INLINE_ITEM_WORDS:
+            return []
+        items.append(_inline_item(piece, at))
+        if last:
+            return items
+        at += len(chunk)
+    return []
+
+
+def _inline_item(piece: str, at: int) -> Item:
+    lead = len(piece) - len(piece.lstrip())
+    text = piece.strip()
+    return _item_of(Span(at + lead, at + lead + len(text), text))
 
 
 def count_word(n: int) -> str:

@@ -24,27 +24,73 @@ ANSWER_TYPES = ("list", "money", "number", "date", "person", "place", "organisat
 # (answer type, pattern): the first row that matches decides. Order matters: a list question
 # that names a number ("the nine tasks") is a list, "how much funding" is money, not number.
 TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
-    ("definition", r"\b(what (is|are|was) (meant by|the (definition|meaning) of)|define|what does .+ (mean|stand for|refer to))\b"),
+    (
+        "definition",
+        r"\b(what (is|are|was) (meant by|the (definition|meaning) of)|define|what does .+ (mean|stand for|refer to))\b",
+    ),
     ("list", r"^\s*(list|name|enumerate|outline)\b(?! of)"),
-    ("list", r"\b(what|which) (are|were) the\b(?!.*\b(target|value|figure|rate|number|share)s? (for|in|by)\b)"),
+    (
+        "list",
+        r"\b(what|which) (are|were) the\b(?!.*\b(target|value|figure|rate|number|share)s? (for|in|by)\b)",
+    ),
     ("list", r"\b(what|which) (two|three|four|five|six|seven|eight|nine|ten|\d{1,2}) \w+"),
-    ("list", r"^\s*(what|which|list|name)\b(?!.*\bhow many\b).*\bthe (two|three|four|five|six|seven|eight|nine|ten|\d{1,2}) (\w+ ){0,4}\w+s\b"),
-    ("list", r"^\s*(what|which) (?!(percentage|proportion|share|rate|ratio|number|amount|value|level|figure|year|date|kind|type)\b)([\w\-]+ ){0,4}[\w\-]+(s|ies)\b (do|does|did|are|were|will|should|fall|have|has|belong)\b"),
+    (
+        "list",
+        r"^\s*(what|which|list|name)\b(?!.*\bhow many\b).*\bthe (two|three|four|five|six|seven|eight|nine|ten|\d{1,2}) (\w+ ){0,4}\w+s\b",
+    ),
+    (
+        "list",
+        r"^\s*(what|which) (?!(percentage|proportion|share|rate|ratio|number|amount|value|level|figure|year|date|kind|type)\b)([\w\-]+ ){0,4}[\w\-]+(s|ies)\b (do|does|did|are|were|will|should|fall|have|has|belong)\b",
+    ),
     ("money", r"\bhow much (money|funding|funds?|investment|capital|budget)\b"),
-    ("money", r"\bhow (large|big|much)\b.*\b(fund|funds|funding|budget|investment|capital|loans?|subsid(y|ies))\b"),
-    ("money", r"\b(funding|budget|investment|subsid(y|ies)|cost|spend|spent|invest(ed)?|allocat\w*|grant)\b.*\b(how much|amount|receive|get|total)\b"),
-    ("money", r"\b(how much|what amount)\b.*\b(funding|budget|investment|subsid(y|ies)|cost|spend|spent|invest(ed)?|money|yuan|dollars?)\b"),
-    ("date", r"\b(when|what (years?|dates?|months?|days?)|which (years?|dates?|months?|days?)|since when|how long ago)\b"),
+    ("money", r"\bwhat (is|was|are|were) the (budget|funding|cost|price|investment|capital)\b"),
+    (
+        "money",
+        r"\bhow (large|big|much)\b.*\b(fund|funds|funding|budget|investment|capital|loans?|subsid(y|ies))\b",
+    ),
+    (
+        "money",
+        r"\b(funding|budget|investment|subsid(y|ies)|cost|spend|spent|invest(ed)?|allocat\w*|grant)\b.*\b(how much|amount|receive|get|total)\b",
+    ),
+    (
+        "money",
+        r"\b(how much|what amount)\b.*\b(funding|budget|investment|subsid(y|ies)|cost|spend|spent|invest(ed)?|money|yuan|dollars?)\b",
+    ),
+    (
+        "date",
+        r"\b(when|what (years?|dates?|months?|days?)|which (years?|dates?|months?|days?)|since when|how long ago)\b",
+    ),
     ("number", r"\b(how (many|much|far|large|big|high|long)|by how much|how fast)\b|%"),
-    ("number", r"\bwhat (percentage|proportion|share|rate|ratio|number|target|level|amount|value|figure|fraction|portion|cut|reduction|increase|index)\b"),
+    (
+        "number",
+        r"\bwhat (percentage|proportion|share|rate|ratio|number|target|level|amount|value|figure|fraction|portion|cut|reduction|increase|index)\b",
+    ),
     ("number", r"\b(percent|per ?cent|number of)\b"),
-    ("number", r"\b(target|value|figure|rate|ratio|level|index|share|proportion)\b.*\b(19|20)\d\d\b"),
-    ("number", r"\b(19|20)\d\d\b.*\b(target|value|figure|rate|ratio|level|index|share|proportion)\b"),
+    (
+        "number",
+        r"\b(target|value|figure|rate|ratio|level|index|share|proportion)\b.*\b(19|20)\d\d\b",
+    ),
+    (
+        "number",
+        r"\b(19|20)\d\d\b.*\b(target|value|figure|rate|ratio|level|index|share|proportion)\b",
+    ),
     ("person", r"\b(who|whom|whose)\b"),
-    ("person", r"\bwhich (official|minister|person|people|leader|premier|vice premier|expert|reporter|journalist|chair(man|person)?|head)\b"),
-    ("place", r"\b(where|in which (city|province|country|region|place|town|district)|which (city|cities|province|provinces|country|countries|region|regions|place|town|district|location))\b"),
-    ("organisation", r"\bwhich (ministry|ministries|company|companies|university|universities|department|departments|organi[sz]ations?|body|bodies|agency|agencies|institute|institution|firm|firms|bank|enterprise|enterprises|group)\b"),
-    ("definition", r"\b(what (is|are|was) (meant by|the (definition|meaning) of)|define|what does .+ (mean|stand for|refer to)|how is .+ defined|how is .+ calculated)\b"),
+    (
+        "person",
+        r"\bwhich (official|minister|person|people|leader|premier|vice premier|expert|reporter|journalist|chair(man|person)?|head)\b",
+    ),
+    (
+        "place",
+        r"\b(where|in which (city|province|country|region|place|town|district)|which (city|cities|province|provinces|country|countries|region|regions|place|town|district|location|airport|port|station))\b",
+    ),
+    (
+        "organisation",
+        r"\bwhich (ministry|ministries|company|companies|university|universities|department|departments|organi[sz]ations?|body|bodies|agency|agencies|institute|institution|firm|firms|bank|enterprise|enterprises|group)\b",
+    ),
+    (
+        "definition",
+        r"\b(what (is|are|was) (meant by|the (definition|meaning) of)|define|what does .+ (mean|stand for|refer to)|how is .+ defined|how is .+ calculated)\b",
+    ),
     ("reason", r"\b(why|for what reason|what (is|was) the (reason|purpose|aim|goal)|what for)\b"),
     ("definition", r"^\s*what (is|are) (a |an |the )?[\w&\- ]{2,60}\??\s*$"),
 )
@@ -65,17 +111,32 @@ NOT_SLOT_NOUNS = frozenset(
     new other measures steps progress
     """.split()  # noqa: SIM905
 )
+ADJECTIVE = re.compile(r"(?:ic|al|ive|ous|ful|ary)$")
+NOT_HEAD = frozenset(
+    """is are was were do does did will would should can could has have had be been of in on
+    for to by at with from that which""".split()  # noqa: SIM905
+)
 # The words naming what is asked about the topic ("how much *funding*", "what is the
 # *budget* of", "which *airport*", "what *sales target*"): an answer must speak of them.
 FOCUS = (
-    re.compile(r"\bhow (?:much|many)\s+(?!(?:did|do|does|is|are|was|were|will|should|has|have|had)\b)(?P<f>(?:[a-z][\w\-]*\s+){0,1}[a-z][\w\-]*)", re.I),
-    re.compile(r"\b(?:what|which) (?:is|was|are|were) the\s+(?P<f>(?:[a-z][\w\-]*\s+){0,1}?[a-z][\w\-]*)\s+(?:of|for|in|on|that|by|to|behind)\b", re.I),
-    re.compile(r"\b(?i:what|which|in which|from which|at which)\s+(?:of the\s+)?(?:[A-Z][\w\-]*\s+)*(?P<f>[a-z][\w\-]*(?:\s+(?!is|are|was|were|do|does|did|will|would|should|can|could|has|have|had)[a-z][\w\-]*)?)"),
+    re.compile(
+        r"\bhow (?:much|many)\s+(?!(?:did|do|does|is|are|was|were|will|should|has|have|had)\b)(?P<f>(?:[a-z][\w\-]*\s+){0,1}[a-z][\w\-]*)",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:what|which) (?:is|was|are|were) the\s+(?P<f>(?:[a-z][\w\-]*\s+){0,1}?[a-z][\w\-]*)\s+(?:of|for|in|on|that|by|to|behind)\b",
+        re.I,
+    ),
+    # A second word followed by a preposition is a verb ("What measures *fall* under ...").
+    re.compile(
+        r"\b(?i:what|which|in which|from which|at which)\s+(?:of the\s+)?(?:[A-Z][\w\-]*\s+)*(?P<f>[a-z][\w\-]*(?:\s+(?!is|are|was|were|do|does|did|will|would|should|can|could|has|have|had)[a-z][\w\-]*\b(?!\s+(?:under|into|onto|from|with|within|to|at|by|on)\b))?)"
+    ),
 )
 FOCUS_STOP = frozenset(
     """
     is are was were do does did will would should can could has have had be been being
     the a an this that these those it its their there
+    one two three four five six seven eight nine ten eleven twelve
     """.split()  # noqa: SIM905
 )
 # "How many <thing>": the count must be of that thing.
@@ -84,7 +145,9 @@ COUNTED = re.compile(
     r"(?P<thing>(?:[\w\-]+\s+){0,3}?[\w\-]+?s)\b",
     re.IGNORECASE,
 )
-WANTS_PERCENT = re.compile(r"\b(what|which) (percentage|proportion|share|rate|ratio)\b|\bper ?cent\b", re.I)
+WANTS_PERCENT = re.compile(
+    r"\b(what|which) (percentage|proportion|share|rate|ratio)\b|\bper ?cent\b", re.I
+)
 
 # A year the question asks about ("by 2020", "in 2013", "in March 2017", "the 2025 target"),
 # as opposed to a year that is part of a name ("Made in China 2025").
@@ -179,8 +242,25 @@ def asked_count(question: str) -> int | None:
 
 
 def slot_noun(question: str) -> str:
+    """The noun after "which": an adjective or a general word before it gives way to the head
+    noun of its phrase ("which 12 *specific* indicators" -> "indicators", "which of the 15
+    *key* milestone projects" -> "projects")."""
     m = SLOT_NOUN.search(question)
-    noun = m.group("noun").lower() if m else ""
+    if not m:
+        return ""
+    noun = m.group("noun").lower()
+    if noun in NOT_SLOT_NOUNS or ADJECTIVE.search(noun):
+        for word in question[m.end() :].split()[:3]:
+            word = word.strip("?,.;:").lower()
+            if (
+                not re.fullmatch(r"[a-z][a-z\-]{2,}", word)
+                or word in NOT_HEAD
+                or word.endswith(("ed", "ly"))
+            ):
+                break
+            noun = word
+            if word.endswith("s"):
+                break
     return "" if noun in NOT_SLOT_NOUNS else noun
 
 
@@ -188,7 +268,9 @@ def dated_years(question: str) -> tuple[str, ...]:
     """Asked years given with a month ("in March 2017", "on Oct 16, 2017")."""
     months = "|".join(MONTHS)
     return tuple(
-        dict.fromkeys(re.findall(rf"\b(?:{months})\.?\s+(?:\d{{1,2}},?\s+)?((?:19|20)\d\d)\b", question))
+        dict.fromkeys(
+            re.findall(rf"\b(?:{months})\.?\s+(?:\d{{1,2}},?\s+)?((?:19|20)\d\d)\b", question)
+        )
     )
 
 

@@ -161,7 +161,9 @@ def _footnote_text(lines: list[RawLine], marker: str, after: int) -> str:
 class _Grid:
     """Rows of one table region before key cells are resolved."""
 
-    def __init__(self, header: list[str], raw_rows: list[tuple[RawLine, list[tuple[str, int, int]]]]):
+    def __init__(
+        self, header: list[str], raw_rows: list[tuple[RawLine, list[tuple[str, int, int]]]]
+    ):
         self.header = header
         self.raw_rows = raw_rows
         self.n_keys = _value_start(header)
@@ -224,9 +226,7 @@ class _Grid:
         for i, (raw, start, end) in enumerate(cells[self.n_keys :], start=self.n_keys):
             column = self.header[i] if i < len(self.header) else f"column {i + 1}"
             values.append(Cell(strip_superscripts(column).strip(), raw, start, end))
-        notes = tuple(
-            f"{m} {text}" for m in markers if (text := _footnote_text(lines, m, after))
-        )
+        notes = tuple(f"{m} {text}" for m in markers if (text := _footnote_text(lines, m, after)))
         start, end = line.stripped_span
         return Row(start, end, tuple(k for k in keys if k), unit, tuple(values), notes)
 
@@ -264,7 +264,9 @@ def _table(lines: list[RawLine], members: list[int], rules: list[int], kind: str
     separator, trim = ("\t", False) if kind == "tsv" else ("|", True)
     split = [_split(lines[m], separator, trim) for m in members]
     header = [strip_superscripts(c[0]).strip() for c in split[0]]
-    grid = _Grid(header, [(lines[m], cells) for m, cells in zip(members[1:], split[1:], strict=True)])
+    grid = _Grid(
+        header, [(lines[m], cells) for m, cells in zip(members[1:], split[1:], strict=True)]
+    )
     first, last = members[0], members[-1]
     around = [k for k in range(max(first - 2, 0), last) if k not in members and k not in rules]
     caption_at = next((k for k in around if is_caption(lines[k].text.strip())), None)

@@ -5,8 +5,11 @@ search, the answerer and the citation check) with the answerer's confidence gate
 records the answer's evidence features (`assistant/evidence.py: FEATURES`) and whether the
 answer was right (an unanswerable case is never answered right: abstaining is). It fits an
 L2-regularised logistic regression (scikit-learn) and picks the threshold that maximises the
-utility on dev (a right answer or a right refusal +1, a wrong answer -0.5, a needless refusal 0:
-a confident wrong answer is worse than a refusal), then writes both into `assistant/answerer_weights.json`, which the answerer reads.
+utility on dev, scored out of fold (5-fold): a right answer or a right refusal +1, a wrong
+answer -0.5, a needless refusal 0 (a confident wrong answer is worse than a refusal), among
+the thresholds that refuse at most 12% of answerable dev cases (the ceiling the gate sets on test) (needless refusals cost staff
+their answer, and the confidence model cannot have both few of them and many right
+refusals: see the curve it prints). It then writes both into `assistant/answerer_weights.json`, which the answerer reads.
 Only the dev split is used; nothing is tuned per question.
 
 Usage:  python evals/calibrate.py [--index-dir DIR] [--dry-run]
@@ -40,6 +43,17 @@ def fit(x: np.ndarray, y: np.ndarray, c: float) -> tuple[float, np.ndarray]:
     return float(model.intercept_[0] - np.dot(coef, mean)), coef
 
 
+def out_of_fold(x: np.ndarray, y: np.ndarray, c: float, folds: int) -> np.ndarray:
+    """Each case's probability from a model fitted without it (stratified k-fold)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    p = np.zeros(len(y))
+    for train, held in StratifiedKFold(folds, shuffle=True, random_state=0).split(x, y):
+        intercept, coef = fit(x[train], y[train], c)
+        p[held] = 1 / (1 + np.exp(-(x[held] @ coef + intercept)))
+    return p
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -47,8 +61,19 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, default=Path("index"))
     parser.add_argument("--cases", type=Path, default=HERE / "known_facts.jsonl")
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength")
-    parser.add_argument("--wrong-cost", type=float, default=0.5,
-                        help="how much worse a wrong answer is than a refusal (utility -COST)")
+    parser.add_argument(
+        "--wrong-cost",
+        type=float,
+        default=0.5,
+        help="how much worse a wrong answer is than a refusal (utility -COST)",
+    )
+    parser.add_argument(
+        "--max-false-abstention",
+        type=float,
+        default=0.12,
+        help="refuse at most this share of answerable dev cases (the ceiling the gate sets on test)",
+    )
+    parser.add_argument("--folds", type=int, default=5, help="folds for the out-of-fold threshold")
     parser.add_argument("--dry-run", action="store_true", help="print, do not write the file")
     args = parser.parse_args()
 
@@ -64,7 +89,9 @@ def main() -> None:
         right = case.answerable and answer_correct(
             answer.text, answer.abstained, case.answers, case.match, case.column
         )
-        if draft.evidence and not draft.abstained:  # rules refused it (an empty cell), or no evidence
+        if (
+            draft.evidence and not draft.abstained
+        ):  # rules refused it (an empty cell), or no evidence
             rows.append(draft.evidence)
             labels.append(1.0 if right else 0.0)
             answerable.append(case.answerable)
@@ -72,17 +99,22 @@ def main() -> None:
     names = [n for n in FEATURES if n != "bias"]
     intercept, coef = fit(x[:, 1:], y, args.c)
     weights = {"bias": intercept} | dict(zip(names, coef.tolist(), strict=True))
-    z = x[:, 1:] @ coef + intercept
-    p = 1 / (1 + np.exp(-z))
-    threshold, accuracy = calibrate(p.tolist(), [bool(v) for v in y], answerable, args.wrong_cost)
+    # The threshold is chosen on out-of-fold probabilities: a model scored on the cases it
+    # was fitted on is too sure of them, and a threshold picked there refuses too little
+    # or too much on new questions.
+    p = out_of_fold(x[:, 1:], y, args.c, args.folds)
+    threshold, accuracy = calibrate(p.tolist(), [bool(v) for v in y], answerable, args.wrong_cost,
+                                    args.max_false_abstention)  # fmt: skip
     print(f"{len(y)} dev cases, {int(y.sum())} answered right without abstaining")
     print("weights:", ", ".join(f"{k}={v:.2f}" for k, v in weights.items()))
     print(f"threshold {threshold:.3f} -> dev accuracy {accuracy:.3f}")
     print("threshold  abstains on unanswerable  abstains on answerable  answered wrong")
     for t in np.linspace(0.1, 0.8, 15):
         a = np.asarray(answerable)
-        print(f"  {t:.2f}     {np.mean(p[~a] < t):.2f}                    {np.mean(p[a] < t):.2f}"
-              f"                    {np.mean((p[a] >= t) & (y[a] == 0)):.2f}")
+        print(
+            f"  {t:.2f}     {np.mean(p[~a] < t):.2f}                    {np.mean(p[a] < t):.2f}"
+            f"                    {np.mean((p[a] >= t) & (y[a] == 0)):.2f}"
+        )
     if args.dry_run:
         return
     data = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))

@@ -106,7 +106,9 @@ def test_lists_become_chunks_with_exact_item_spans(corpus_chunks: dict[str, list
     import json
 
     text = (CORPUS / "state-council-made-in-china-2025-2015.txt").read_text(encoding="utf-8")
-    lists = [c for c in corpus_chunks["state-council-made-in-china-2025-2015.txt"] if c.kind == "list"]
+    lists = [
+        c for c in corpus_chunks["state-council-made-in-china-2025-2015.txt"] if c.kind == "list"
+    ]
     tasks = next(c for c in lists if c.heading[-1:] == ("3. Strategic tasks and priorities",))
     items = json.loads(tasks.record)["items"]
     assert len(items) == 9 and items[0]["label"].startswith("(1) Improve national manufacturing")
@@ -156,7 +158,9 @@ def test_markdown_headings_nest() -> None:
 
 
 HOSTILE = {
-    "long markdown heading": "# " + " ".join(f"heading{i}" for i in range(400)) + "\n\nBody text.\n",
+    "long markdown heading": "# "
+    + " ".join(f"heading{i}" for i in range(400))
+    + "\n\nBody text.\n",
     "token without spaces": "Intro. " + "x" * 6000 + " end.\n",
     "long url": "See https://example.com/" + "a/b-c_d" * 137 + " for more.\n",
     "base64": "Data: " + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk=" * 14 + "\n",

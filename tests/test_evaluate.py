@@ -159,4 +159,7 @@ def test_tied_figures_and_first_sentence() -> None:
     assert tied_figures("2013: 65; 2015: 73; 2020: 79", "2020") == ["79"]
     assert tied_figures("The 2020 target is 73% [1].", "2020") == ["73"]
     assert tied_figures("By 2025, nothing is said.", "2020") == []
-    assert first_sentence("It has two items: A [1]; B [2]. It opens: C.") == "It has two items: A [1]; B [2]."
+    assert (
+        first_sentence("It has two items: A [1]; B [2]. It opens: C.")
+        == "It has two items: A [1]; B [2]."
+    )

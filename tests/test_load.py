@@ -80,7 +80,9 @@ def test_every_format_loads_and_bad_files_are_skipped(
     assert docs["notes-2019.txt"].title == "Notes 2019" and docs["notes-2019.txt"].date == "2019"
     assert docs["page.html"].title == "Web Title" and "**bold**" in docs["page.html"].text
     assert "Hello PDF world" in docs["report.pdf"].text
-    assert docs["plan.docx"].title == "Quarterly Plan" and "| Output | 10% |" in docs["plan.docx"].text
+    assert (
+        docs["plan.docx"].title == "Quarterly Plan" and "| Output | 10% |" in docs["plan.docx"].text
+    )
 
     reasons = {s.source: s.reason for s in result.skipped}
     assert set(reasons) == {

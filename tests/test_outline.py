@@ -60,7 +60,9 @@ The third is to open the pier with a public celebration.
 
 
 def doc(text: str) -> SourceDocument:
-    return SourceDocument("plan.txt", text, "Harbour plan", "Harbour plan", "", "2021", "", "txt", "x")
+    return SourceDocument(
+        "plan.txt", text, "Harbour plan", "Harbour plan", "", "2021", "", "txt", "x"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +134,31 @@ def test_label_span(line: str, label: str) -> None:
 )  # fmt: skip
 def test_ordinal_of(text: str, n: int) -> None:
     assert ordinal_of(text) == n
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "items"),
+    [
+        ("The agency drew up six rules and three port plans—dredging, lighting and customs, which "
+         "took a year.", "three port plans", ["dredging", "lighting", "customs"]),
+        ("We will build two corridors to link the north coast and the river valleys.",
+         "two corridors", ["north coast", "the river valleys"]),
+        ("It funds four programmes: school meals, clinics, rural roads, and clean water.",
+         "four programmes", ["school meals", "clinics", "rural roads", "clean water"]),
+        ("It funds four programmes: school meals, clinics and clean water.", None, []),  # 3 is not 4
+        ("Three ministers attended, and the rest sent deputies.", None, []),
+    ],
+)  # fmt: skip
+def test_inline_lists(text: str, title: str | None, items: list[str]) -> None:
+    """Enumerations inside a sentence are lists when they hold as many items as they say;
+    every item's span is exact."""
+    from assistant.outline import inline_lists
+    from assistant.text import Span
+
+    found = inline_lists(Span(100, 100 + len(text), text))
+    if title is None:
+        assert found == []
+        return
+    assert [f.title for f in found] == [title]
+    assert [i.label for i in found[0].items] == items
+    assert all(text[i.start - 100 : i.end - 100] == i.label for i in found[0].items)

@@ -17,6 +17,8 @@ from assistant.question import analyse, answer_type, asked_count, asked_years, s
         ("Name the boxes in the plan.", "list"),
         ("How much funding did the battery centre receive?", "money"),
         ("How much was invested in the pier?", "money"),
+        ("What is the budget of the harbour fund?", "money"),
+        ("From which airport did the jet take off?", "place"),
         ("What is the 2020 target for broadband penetration?", "number"),
         ("How many pilot cities were approved?", "number"),
         ("What percentage of homes have meters?", "number"),
@@ -75,7 +77,11 @@ def test_asked_count(question: str, count: int | None) -> None:
     [("In which city is it located?", "city"), ("Which university leads it?", "university"),
      ("Who leads it?", ""), ("Which companies took part?", "companies"),
      ("Which Roland Berger executive is quoted?", "executive"), ("What underlies the glut?", ""),
-     ("Which of the projects were basic?", "projects")],
+     ("Which of the projects were basic?", "projects"),
+     ("Which 9 specific criteria is the score built from?", "criteria"),
+     ("Which of the 12 key harbour projects were delayed?", "projects"),
+     ("Which coastal towns were chosen?", "towns"), ("Which department handles it?", "department"),
+     ("Which company makes ferries?", "company"), ("Which Dutch official personally signed?", "official")],
 )  # fmt: skip
 def test_slot_noun(question: str, noun: str) -> None:
     assert slot_noun(question) == noun
@@ -99,6 +105,12 @@ def test_slot_noun(question: str, noun: str) -> None:
         ("organisation", "It is led by Tsinghua University.", True),
         ("organisation", "It is led by a group of enterprises.", False),
         ("definition", "Anything at all.", True),
+        ("number", "The fleet was renewed.42 ferries were ordered.", True),  # no space after a stop
+        ("number", "The rate rose to 0.95 in May.", True),
+        ("number", "The ministry unveiled the ferries on Oct 16.", False),  # a day is no count
+        ("number", "The ministry unveiled them on March 3, 2019.", False),
+        ("place", "They signed accords with countries including Canada and Japan.", True),
+        ("place", "The jet took off from Pudong International Airport.", True),
     ],
 )  # fmt: skip
 def test_fillers(kind: str, text: str, filled: bool) -> None:
@@ -195,3 +207,44 @@ def test_follow_up_detection(question: str, follow_up: bool) -> None:
     from assistant.condense import is_follow_up
 
     assert is_follow_up(question) is follow_up
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        ("What measures fall under the task of greening ports?", ("measur",)),  # "fall": a verb
+        ("Which three agencies signed the accord?", ("agenc",)),  # a count is no focus word
+        ("Which German firms are members?", ("firm",)),
+        ("What sales target does the plan set?", ("sale",)),
+    ],
+)  # fmt: skip
+def test_focus(question: str, focus: tuple[str, ...]) -> None:
+    from assistant.question import focus as focus_of
+
+    assert focus_of(question) == focus
+
+
+def test_a_typed_slot_is_filled_by_its_type() -> None:
+    """ "Which three agencies" wants organisation names; "which company" is filled by "... Group,
+    Inc." (NAME_KIN), a list answer by names."""
+    from assistant.evidence import filler_type
+    from assistant.question import analyse
+
+    assert filler_type(analyse("Which three agencies signed the accord?")) == "organisation"
+    assert filler_type(analyse("How many ferries were ordered?")) == "number"
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "counted"),
+    [
+        ("Which Dutch firms are members of the forum?", "The forum has 40 firms, including 9 Dutch firms.", True),
+        ("Which Dutch firms are members of the forum?", "Fokker and Philips are the forum's first firms.", False),
+        ("Which of the 12 key harbour projects were delayed?", "Of the 12 key harbour projects, 5 were delayed.", True),
+        ("Which three agencies set it up?", "The port authority and the coast guard set it up.", False),
+        ("How many firms joined?", "40 firms joined.", False),  # a count is what was asked
+    ],
+)  # fmt: skip
+def test_counted_not_named(question: str, text: str, counted: bool) -> None:
+    from assistant.evidence import counted_not_named
+
+    assert counted_not_named(analyse(question), text) is counted

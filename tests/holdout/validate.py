@@ -1,4 +1,5 @@
 """Sanity checks for the holdout cases: python tests/holdout/validate.py"""
+
 import json
 import pathlib
 import sys
@@ -6,13 +7,27 @@ import tomllib
 
 HERE = pathlib.Path(__file__).parent
 CORPUS = HERE / "corpus"
-KEYS = {"id", "question", "answers", "match", "source", "quote", "source2", "quote2",
-        "kind", "history", "split", "column"}
+KEYS = {
+    "id",
+    "question",
+    "answers",
+    "match",
+    "source",
+    "quote",
+    "source2",
+    "quote2",
+    "kind",
+    "history",
+    "split",
+    "column",
+}
 KINDS = {"table", "number", "name", "date", "list", "definition", "unanswerable"}
 
 errors = []
 meta = tomllib.loads((CORPUS / "metadata.toml").read_text(encoding="utf-8"))
-docs = {p.name: p.read_text(encoding="utf-8") for p in CORPUS.iterdir() if p.name != "metadata.toml"}
+docs = {
+    p.name: p.read_text(encoding="utf-8") for p in CORPUS.iterdir() if p.name != "metadata.toml"
+}
 for name, text in docs.items():
     if name not in meta:
         errors.append(f"{name}: no metadata entry")

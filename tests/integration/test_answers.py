@@ -63,9 +63,12 @@ def test_a_list_question_gets_every_item_each_cited(real_bot: Assistant) -> None
         "Which university leads the additive manufacturing innovation center?",
         pytest.param(
             "When will the national manufacturing innovation center for robots open?",
-            marks=pytest.mark.xfail(strict=True, reason="known: a 2020 target for innovation "
-                                    "centres in general passes the date check; 'robots' is "
-                                    "missing but the fitted model weighs missing words lightly"),
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known: a 2020 target for innovation "
+                "centres in general passes the date check; 'robots' is "
+                "missing but the fitted model weighs missing words lightly",
+            ),
         ),
     ],
 )
