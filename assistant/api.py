@@ -46,8 +46,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as ASGIMessage
 
 from assistant.answer import Answer, Citation
+from assistant.api_documents import documents_router
 from assistant.assistant import MAX_QUESTION_CHARS, InvalidQuestion
 from assistant.chatview import CONTENT_SECURITY_POLICY
+from assistant.documents import DocumentManager, UploadRejected
 from assistant.retrieve import Filters, IndexMissing
 from assistant.store import is_store_failure
 
@@ -240,19 +242,26 @@ class ClientGone(Exception):
 # -- middleware (plain ASGI, so that streaming and disconnects pass through untouched) -------
 
 
+# Uploads may be larger than questions: the REST upload and the Gradio UI's file upload.
+UPLOAD_PATHS = frozenset({"/v1/documents", "/gradio_api/upload"})
+UPLOAD_FORM_BYTES = 1_000_000  # the multipart envelope and the metadata fields
+
+
 class LimitBody:
     """Refuse request bodies over the limit with a 413: at once when Content-Length says so,
     otherwise as soon as the bytes received pass it."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int | None = None) -> None:
         self.app, self.limit = app, limit
+        self.upload_limit = max(limit, upload_limit or limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.upload_limit if scope["path"] in UPLOAD_PATHS else self.limit
         length = dict(scope["headers"]).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.limit:
-            exc = BodyTooLarge(self.limit)
+        if length.isdigit() and int(length) > limit:
+            exc = BodyTooLarge(limit)
             return await error(413, HTTP_ERRORS[413], exc.detail)(scope, receive, send)
         received = 0
 
@@ -261,8 +270,8 @@ class LimitBody:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         started = False
@@ -505,6 +514,11 @@ def create_app(bot: Assistant, *, with_ui: bool = True, warm: bool = True) -> Fa
     settings = bot.settings
     queue = WorkQueue(settings.api_workers, settings.api_queue_limit)
     warmup = Warmup(bot)
+    manager = DocumentManager(bot)  # one per server: the UI's Documents tab and the API share it
+    # MCP over streamable HTTP at /mcp (assistant/mcp_server.py); its route is added below.
+    from assistant.mcp_server import MCP_PATH, http_endpoint
+
+    mcp_http = http_endpoint(bot, check_host=settings.api_token is None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -512,7 +526,8 @@ def create_app(bot: Assistant, *, with_ui: bool = True, warm: bool = True) -> Fa
             warmup.start()
         else:
             warmup.ready.set()
-        yield
+        async with mcp_http.running():  # the MCP session manager, for /mcp
+            yield
         warmup.stop()
 
     app = FastAPIOffline(  # serves /docs with bundled Swagger UI assets: no CDN, works offline
@@ -528,7 +543,8 @@ def create_app(bot: Assistant, *, with_ui: bool = True, warm: bool = True) -> Fa
     app.add_middleware(Admit, queue=queue)
     if settings.api_token is not None:
         app.add_middleware(RequireToken, token=settings.api_token.get_secret_value())
-    app.add_middleware(LimitBody, limit=settings.api_max_body_bytes)
+    app.add_middleware(LimitBody, limit=settings.api_max_body_bytes,
+                       upload_limit=settings.upload_max_bytes + UPLOAD_FORM_BYTES)  # fmt: skip
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -550,6 +566,10 @@ def create_app(bot: Assistant, *, with_ui: bool = True, warm: bool = True) -> Fa
     @app.exception_handler(InvalidQuestion)
     async def bad_question(request: Request, exc: InvalidQuestion) -> JSONResponse:
         return error(422, "invalid_request", str(exc))
+
+    @app.exception_handler(UploadRejected)
+    async def bad_upload(request: Request, exc: UploadRejected) -> JSONResponse:
+        return error(422, "upload_rejected", str(exc))
 
     @app.exception_handler(IndexMissing)
     async def no_index(request: Request, exc: IndexMissing) -> JSONResponse:
@@ -574,11 +594,6 @@ def create_app(bot: Assistant, *, with_ui: bool = True, warm: bool = True) -> Fa
         return {"status": "ok", "index_version": version.collection, "built": version.created,
                 "documents": len(version.documents), "chunks": version.chunk_count,
                 "answerer": bot.answerer.name}  # fmt: skip
-
-    @app.get("/v1/documents", tags=["retrieval"])
-    def documents() -> dict[str, Any]:
-        """The indexed documents with their metadata and chunk counts."""
-        return {"documents": [d.__dict__ for d in bot.documents()]}
 
     def passages(body: RetrieveIn) -> dict[str, list[Passage]]:
         filters = body.filters.to_filters() if body.filters else None
@@ -684,6 +699,10 @@ def create_app(bot: Assistant, *, with_ui: bool = True, warm: bool = True) -> Fa
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 
+    # Before the UI's mount at /, inside the middleware above (token, body limit, failures).
+    app.add_route(MCP_PATH, mcp_http, include_in_schema=False)  # MCP, all methods
+    app.include_router(documents_router(manager))  # /v1/documents, /v1/jobs: staff uploads
+
     _api_errors_before_the_ui(app)
     if with_ui:
         import gradio as gr
@@ -691,7 +710,7 @@ def create_app(bot: Assistant, *, with_ui: bool = True, warm: bool = True) -> Fa
         from assistant.ui import build_app, ui_assets
 
         app = gr.mount_gradio_app(
-            app, build_app(bot).queue(default_concurrency_limit=4), path="/", **ui_assets()
+            app, build_app(bot, manager).queue(default_concurrency_limit=4), path="/", **ui_assets()
         )
     return app
 

@@ -1,4 +1,4 @@
-"""The `assistant` command: index, ask, retrieve, chat, status.
+"""The `assistant` command: index, ask, retrieve, chat, status, mcp (an MCP server on stdio).
 
 Heavy libraries are imported inside the commands, so `--help` is instant. Every failure is
 one line on stderr and a non-zero exit code, never a traceback (see `main`).
@@ -356,6 +356,23 @@ def serve(
     # shutdown forever: after api_shutdown_seconds they are cut and the process exits.
     uvicorn.run(create_app(bot, with_ui=ui), host=host, port=port, log_level="warning",
                 timeout_graceful_shutdown=max(1, round(bot.settings.api_shutdown_seconds)))  # fmt: skip
+
+
+@app.command()
+def mcp(config: ConfigOption = None) -> None:
+    """Serve the assistant to MCP clients (Claude Desktop, IDEs, agents) over stdio: the tools
+    search_documents, ask and list_documents. Stdout carries only protocol messages; logs and
+    progress go to stderr.
+
+    Example:  assistant mcp      (in the client's config: "command": "assistant", "args": ["mcp"])
+    """
+    from contextlib import redirect_stdout
+
+    with redirect_stdout(sys.stderr):  # an index build's output must not reach the client
+        bot = _open(config)
+    from assistant.mcp_server import run_stdio
+
+    run_stdio(bot)
 
 
 @app.command(name="eval")

@@ -122,13 +122,21 @@ def _brief(exc: BaseException) -> str:
 
 
 def _infos(
-    docs: dict[str, SourceDocument], per_doc: dict[str, list[Chunk]]
+    docs: dict[str, SourceDocument],
+    per_doc: dict[str, list[Chunk]],
+    previous: IndexVersion | None = None,
 ) -> tuple[DocumentInfo, ...]:
-    return tuple(
-        DocumentInfo(d.source, d.title, d.short_title, d.publisher, d.date, d.url, d.checksum,
-                     len(per_doc[d.source]))
-        for d in docs.values()
-    )  # fmt: skip
+    """What the index says of each document; a file indexed before, unchanged, keeps the
+    time it was first indexed."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    before = {d.source: d for d in previous.documents} if previous else {}
+    infos = []
+    for d in docs.values():
+        old = before.get(d.source)
+        indexed = old.indexed if old and old.checksum == d.checksum and old.indexed else now
+        infos.append(DocumentInfo(d.source, d.title, d.short_title, d.publisher, d.date, d.url,
+                                  d.checksum, len(per_doc[d.source]), d.format, indexed))  # fmt: skip
+    return tuple(infos)
 
 
 def build_index(
@@ -168,7 +176,7 @@ def _build(
     if active is not None and active.embedder == embeddings.name and not rebuild:
         old_ids = store.ids(active.collection)
     new_ids = {c.id for c in chunks}
-    infos = _infos(docs, per_doc)
+    infos = _infos(docs, per_doc, active)
     if active is not None and not rebuild and old_ids == new_ids and active.documents == infos:
         return IndexReport(len(docs), len(chunks), 0, 0, len(chunks), tuple(skipped),
                            time.perf_counter() - began, active.collection, changed=False)  # fmt: skip
@@ -217,7 +225,7 @@ def _build(
         skipped += [SkippedFile(source, reason) for source, reason in failed.items()]
         chunks = [c for c in chunks if c.source not in failed]
         docs = {k: v for k, v in docs.items() if k not in failed}
-        infos = _infos(docs, per_doc)
+        infos = _infos(docs, per_doc, active)
 
     version = IndexVersion(
         collection=name,

@@ -145,12 +145,19 @@ def _date_from_name(path: Path) -> str:
 
 
 def read_metadata(corpus_dir: Path) -> dict[str, dict[str, str]]:
-    path = corpus_dir / METADATA_FILE
-    if not path.exists():
-        return {}
-    with path.open("rb") as handle:
-        raw = tomllib.load(handle)
-    return {name: {k: str(v) for k, v in entry.items()} for name, entry in raw.items()}
+    """Each document's metadata, keyed by its source. A metadata.toml in a subfolder (the
+    uploads folder has one) describes that folder's files."""
+    found: dict[str, dict[str, str]] = {}
+    for path in sorted(corpus_dir.rglob(METADATA_FILE)):
+        if path.is_symlink() or not path.is_file():
+            continue
+        folder = path.parent.relative_to(corpus_dir).as_posix()
+        prefix = "" if folder == "." else f"{folder}/"
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+        for name, entry in raw.items():
+            found[f"{prefix}{name}"] = {k: str(v) for k, v in entry.items()}
+    return found
 
 
 def load_file(path: Path, source: str, meta: dict[str, str]) -> SourceDocument:

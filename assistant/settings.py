@@ -38,6 +38,15 @@ class Settings(BaseSettings):
         default=None, description="Folder of prompt files; default: the repo's prompts/."
     )
     corpus_exclude: tuple[str, ...] = ("README*", "metadata.toml", ".*")
+    uploads_dir: str = Field(
+        default="uploads",
+        pattern=r"^[\w\-]+$",
+        description="Folder inside corpus_dir where documents uploaded from the UI or the API "
+        "are saved, with their metadata in its metadata.toml.",
+    )
+    upload_max_bytes: int = Field(
+        default=50_000_000, ge=1024, description="Larger uploaded files are refused."
+    )
 
     # Embeddings: "minilm" (bundled all-MiniLM-L6-v2) or "hash" (deterministic, for tests).
     embeddings: Literal["minilm", "hash"] = "minilm"

@@ -52,6 +52,8 @@ class DocumentInfo:
     url: str
     checksum: str
     chunks: int
+    format: str = ""  # "txt", "md", "html", "pdf", "docx"
+    indexed: str = ""  # when this version of the file was first indexed (ISO 8601, UTC)
 
 
 @dataclass(frozen=True)
