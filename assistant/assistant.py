@@ -199,11 +199,11 @@ class Assistant:
     def _while_reindexing(self, call: Callable[[], T]) -> T:
         """Run `call`; if a re-index swapped the collection out from under it, run it again
         on the new version (once)."""
+        from chromadb.errors import NotFoundError
+
         try:
             return call()
-        except Exception as exc:
-            if "does not exist" not in str(exc) and type(exc).__name__ != "NotFoundError":
-                raise
+        except NotFoundError:
             self.search_index.refresh()
             return call()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,14 +59,16 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+_CONFIG: list[Path | None] = [None]  # the --config of this run, for the failure message in main
+
+
 def _setup(config: Path | None) -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr
     )
-    if config is not None:
-        if not config.is_file():
-            _fail(f"config file not found: {config}")
-        os.environ["ASSISTANT_CONFIG"] = str(config)
+    if config is not None and not config.is_file():
+        _fail(f"config file not found: {config}")
+    _CONFIG[0] = config
 
 
 @contextmanager
@@ -181,7 +182,7 @@ def _open(config: Path | None, build: bool = True) -> Assistant:
     from assistant.store import StoreUnavailable
 
     try:
-        bot = Assistant(Settings(), build_if_missing=False)
+        bot = Assistant(Settings.load(config), build_if_missing=False)
         if build and bot.store.active() is None:
             typer.secho("No index yet: building it from the corpus first.", err=True)
             _build_or_wait(bot)
@@ -423,7 +424,7 @@ def eval_(
     if not chosen:
         _fail(f"no cases in {cases} for split {split!r}", code=2)
     console = Console(stderr=True)
-    base = Settings(**({"answerer": answerer} if answerer else {}))
+    base = Settings.load(config, **({"answerer": answerer} if answerer else {}))
 
     def run(name: str, settings: Settings) -> tuple[list[ev.CaseResult], Assistant]:
         bot = Assistant(settings, build_if_missing=False)
@@ -522,7 +523,7 @@ def _one_line(exc: BaseException) -> str:
         from assistant.settings import Settings
 
         try:
-            s = Settings()
+            s = Settings.load(_CONFIG[0])
             where = (
                 f"the Chroma server at {s.chroma_host}:{s.chroma_port}"
                 if s.chroma_mode == "http"

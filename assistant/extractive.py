@@ -9,8 +9,6 @@ the fact first (`compose.py`). `evals/calibrate.py` runs this same code with the
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +17,7 @@ from langchain_core.documents import Document
 
 from assistant import compose, evidence
 from assistant.answer import Draft
+from assistant.cache import LRUCache
 from assistant.condense import decompose
 from assistant.evidence import Idf, Unit, Weights
 from assistant.question import Ask, analyse
@@ -74,20 +73,14 @@ class ExtractiveAnswerer:
         self.threshold = weights.threshold if threshold is None else threshold
         self.max_sentences = max_sentences
         self.sentence_candidates = sentence_candidates
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: LRUCache[str, np.ndarray] = LRUCache(20_000)
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         """Embed in one batch, reusing vectors of texts seen before."""
-        with self._lock:
-            todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        fresh = self.embed(todo) if todo else []
-        with self._lock:
-            for text, vector in zip(todo, fresh, strict=True):
-                self._cache[text] = np.asarray(vector, dtype=np.float32)
-            while len(self._cache) > 20000:
-                self._cache.popitem(last=False)
-            return np.stack([self._cache[t] for t in texts])
+        return np.stack(self._cache.get_many(texts, self._embed))
+
+    def _embed(self, texts: list[str]) -> list[np.ndarray]:
+        return [np.asarray(v, dtype=np.float32) for v in self.embed(texts)]
 
     # -- analysis ------------------------------------------------------------------------
 

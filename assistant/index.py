@@ -83,13 +83,6 @@ def chunk_metadata(chunk: Chunk, document: SourceDocument) -> dict[str, Any]:
     return metadata
 
 
-def chunking_signature(settings: Settings) -> str:
-    return (
-        f"{settings.tiktoken_encoding}/{settings.chunk_size}/{settings.chunk_overlap}/"
-        f"heading={settings.heading_in_embedding}"
-    )
-
-
 def chunk_corpus(
     loaded: LoadResult, settings: Settings, embeddings: TokenAwareEmbeddings
 ) -> tuple[dict[str, list[Chunk]], tuple[SkippedFile, ...]]:
@@ -231,7 +224,6 @@ def _build(
         collection=name,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         embedder=embeddings.name,
-        chunking=chunking_signature(settings),
         documents=infos,
     )
     lock.confirm()

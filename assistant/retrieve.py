@@ -12,7 +12,6 @@ import math
 import re
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,6 +21,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from assistant.cache import LRUCache
 from assistant.index import date_range
 from assistant.text import terms
 
@@ -143,7 +143,7 @@ class SearchIndex:
         self._checked = 0.0
         self._keyword: KeywordIndex | None = None
         self._vectorstore: Any = None
-        self._query_vectors: OrderedDict[str, list[float]] = OrderedDict()
+        self._query_vectors: LRUCache[str, list[float]] = LRUCache(512)
 
     VERSION_CHECK_SECONDS = 1.0
 
@@ -185,16 +185,7 @@ class SearchIndex:
 
     def embed_query(self, text: str) -> list[float]:
         """Query vectors are cached, so a question is embedded once however often it is used."""
-        with self._lock:
-            if text in self._query_vectors:
-                self._query_vectors.move_to_end(text)
-                return self._query_vectors[text]
-        vector = self.embeddings.embed_query(text)
-        with self._lock:
-            self._query_vectors[text] = vector
-            while len(self._query_vectors) > 512:
-                self._query_vectors.popitem(last=False)
-        return vector
+        return self._query_vectors.get(text, self.embeddings.embed_query)
 
     def _dense(self, query: str, n: int, filters: Filters) -> list[tuple[str, float]]:
         pairs = self.vectorstore().similarity_search_by_vector_with_relevance_scores(

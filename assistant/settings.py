@@ -1,13 +1,15 @@
 """One settings class for the whole assistant.
 
 Values come, highest priority first, from keyword arguments, `ASSISTANT_*` environment
-variables, a TOML config file (`ASSISTANT_CONFIG`, default `assistant.toml` in the working
-directory, optional), then the defaults below. Tests pass settings explicitly.
+variables, a TOML config file (given to `Settings.load`, else `ASSISTANT_CONFIG`, else
+`assistant.toml` in the working directory; optional), then the defaults below. Tests pass
+settings explicitly.
 """
 
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +23,7 @@ from pydantic_settings import (
 
 CONFIG_ENV = "ASSISTANT_CONFIG"
 DEFAULT_CONFIG_FILE = "assistant.toml"
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("config_file", default=None)  # see Settings.load
 
 
 class Settings(BaseSettings):
@@ -150,9 +153,19 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Insert the TOML file below the environment; read only when settings are built."""
-        config_file = os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE)
+        config_file = _CONFIG_FILE.get() or os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE)
         toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file)
         return (init_settings, env_settings, toml, file_secret_settings)
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **values: object) -> Settings:
+        """Settings read with `config_file` as the TOML file (None: the usual one). The file
+        is an argument, not an environment variable the caller must set and restore."""
+        token = _CONFIG_FILE.set(config_file)
+        try:
+            return cls(**values)  # type: ignore[arg-type]
+        finally:
+            _CONFIG_FILE.reset(token)
 
     def collection_name(self, suffix: str) -> str:
         return f"{self.collection_prefix}-{suffix}"

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -63,7 +63,6 @@ class IndexVersion:
     collection: str
     created: str
     embedder: str
-    chunking: str
     documents: tuple[DocumentInfo, ...] = field(default_factory=tuple)
 
     @property
@@ -75,9 +74,13 @@ class IndexVersion:
 
     @classmethod
     def from_json(cls, raw: str) -> IndexVersion:
+        """Fields this version does not know (written by another version) are ignored."""
         data = json.loads(raw)
-        data["documents"] = tuple(DocumentInfo(**d) for d in data.get("documents", []))
-        return cls(**data)
+        known = {f.name for f in fields(DocumentInfo)}
+        data["documents"] = tuple(
+            DocumentInfo(**{k: v for k, v in d.items() if k in known}) for d in data.get("documents", [])
+        )
+        return cls(**{k: v for k, v in data.items() if k in {f.name for f in fields(cls)}})
 
 
 class StoreUnavailable(RuntimeError):

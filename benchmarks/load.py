@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+
+from assistant.testing import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -50,27 +51,9 @@ QUESTIONS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_chroma(path: Path, port: int) -> subprocess.Popen:
     return subprocess.Popen([str(BIN / "chroma"), "run", "--path", str(path), "--host", "127.0.0.1",
                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-
-
-def wait_for(url: str, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"{url} did not come up")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -218,7 +201,7 @@ def main() -> None:
                ASSISTANT_CORPUS_DIR=str(ROOT / "corpus"), ASSISTANT_CACHE_DIR=str(ROOT / ".cache"))  # fmt: skip
     server = None
     try:
-        wait_for(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat", 60)
+        wait_for(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat", seconds=60)
         subprocess.run([sys.executable, "-m", "assistant.cli", "index"], env=env, check=True,
                        capture_output=True, timeout=900)  # fmt: skip
         started = time.perf_counter()

@@ -154,3 +154,33 @@ def test_a_document_that_cannot_be_embedded_is_skipped_and_the_rest_indexed(
     assert report.documents == 5 and report.changed
     active = ChromaStore(hash_settings).active()
     assert active is not None and "bad.txt" not in {d.source for d in active.documents}
+
+
+def test_a_query_survives_a_reindex_by_another_process(
+    hash_settings: Settings, corpus_copy: Path
+) -> None:
+    """Another Assistant (another process, in real use) swaps the collection and drops the old
+    one while this one still holds it: Chroma's NotFoundError, then a retry on the new one."""
+    reader = Assistant(hash_settings, build_if_missing=False)
+    reader.index()
+    assert reader.retrieve("broadband penetration", k=2)
+    (corpus_copy / "extra.md").write_text(
+        "# Extra\n\nThe ferry pier opens in 2031.\n", encoding="utf-8"
+    )
+    writer = Assistant(hash_settings, build_if_missing=False)
+    assert writer.index().changed
+    docs = reader.retrieve("ferry pier opens", k=3)  # within the second the old version is cached
+    assert any(d.metadata["source"] == "extra.md" for d in docs)
+
+
+def test_an_index_version_written_by_another_release_still_reads() -> None:
+    """Unknown fields (an older release wrote `chunking`; a newer one may add others) are
+    ignored, and missing ones take their defaults."""
+    from assistant.store import IndexVersion
+
+    raw = ('{"collection": "c1", "created": "2026-01-01", "embedder": "hash-256", "chunking": "x", '
+           '"documents": [{"source": "a.txt", "title": "A", "short_title": "A", "publisher": "", '
+           '"date": "", "url": "", "checksum": "0", "chunks": 3, "colour": "red"}]}')  # fmt: skip
+    version = IndexVersion.from_json(raw)
+    assert version.collection == "c1" and version.chunk_count == 3
+    assert version.documents[0].format == "" and IndexVersion.from_json(version.to_json()) == version

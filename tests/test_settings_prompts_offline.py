@@ -23,6 +23,17 @@ def test_settings_env_prefix_and_config_file(
     assert settings.answerer == "openai"  # the file beats defaults
 
 
+def test_a_config_file_is_an_argument(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Settings.load(path)` reads that file, above ASSISTANT_CONFIG, and leaves no trace."""
+    given, other = tmp_path / "given.toml", tmp_path / "other.toml"
+    given.write_text("k = 3\n")
+    other.write_text("k = 11\n")
+    monkeypatch.setenv("ASSISTANT_CONFIG", str(other))
+    assert Settings.load(given).k == 3
+    assert Settings.load(given, k=4).k == 4
+    assert Settings().k == 11 and Settings.load().k == 11  # the file argument did not stick
+
+
 def test_settings_reject_unknown_names() -> None:
     with pytest.raises(ValueError):
         Settings(embeddings="word2vec")  # type: ignore[arg-type]

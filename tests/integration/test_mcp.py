@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import anyio
 import pytest
 import requests
 
+from assistant.testing import free_port
 from tests.conftest import CORPUS, ROOT
 
 pytestmark = pytest.mark.integration
@@ -27,12 +27,6 @@ TOOLS = {"search_documents", "ask", "list_documents"}
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
               "params": {"protocolVersion": "2025-06-18", "capabilities": {},
                          "clientInfo": {"name": "test", "version": "1"}}}  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def file_text(source: str) -> str:

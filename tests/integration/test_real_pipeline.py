@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from assistant.load import load_corpus
 from assistant.offline import go_offline
 from assistant.settings import Settings
 from assistant.store import ChromaStore
+from assistant.testing import free_port, wait_for
 from tests.conftest import CORPUS, ROOT
 
 pytestmark = pytest.mark.integration
@@ -192,30 +192,15 @@ def test_cli_json_commands(real_bot: Assistant, real_settings: Settings) -> None
     assert bad.returncode == 2 and "empty" in bad.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_chat_command_serves_the_ui(real_bot: Assistant, real_settings: Settings) -> None:
     """The last step of `make chat`: the UI comes up on 127.0.0.1."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(_cli("chat", "--port", str(port)), env=_env(real_settings),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
-                    page = response.read().decode()
-                break
-            except OSError:
-                assert process.poll() is None, (
-                    process.stderr.read().decode() if process.stderr else ""
-                )
-                assert time.monotonic() < deadline, "the chat UI did not come up"
-                time.sleep(1)
+        wait_for(f"http://127.0.0.1:{port}/", process, seconds=120)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+            page = response.read().decode()
         assert "Policy assistant" in page
         # asking through the page is covered by tests/integration/test_ui_browser.py
     finally:
