@@ -14,11 +14,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.documents import Document
 
 from assistant.text import Span, split_sentences, terms
+
+if TYPE_CHECKING:
+    from assistant.condense import Message
 
 ABSTAIN_MESSAGE = (
     "Not found in the documents: none of the indexed passages answers this question. "
@@ -86,7 +89,13 @@ class Draft:
 
 
 class Answerer(Protocol):
-    name: str
+    """What the chain needs of an answerer; each brings its own condense step."""
+
+    name: str  # recorded in every answer
+    description: str  # one line for people ("offline extractive answerer ...")
+    local: bool  # runs in-process at no cost (so a warm-up may call it)
+
+    def condense(self, question: str, history: Sequence[Message]) -> str: ...
 
     def answer(self, question: str, passages: list[Document]) -> Draft: ...
 

@@ -1,8 +1,9 @@
 """The REST service: retrieval and answers for other tools, plus an OpenAI-compatible endpoint.
 
 Routes: POST /v1/retrieve, POST /v1/ask (optionally as server-sent events), POST
-/v1/chat/completions (OpenAI format, streaming too), GET /v1/models, GET /v1/documents,
-GET /healthz; OpenAPI at /openapi.json and /docs. Every error is a JSON body with a 4xx
+/v1/chat/completions (OpenAI format, streaming too), GET /v1/models, GET /healthz, the
+documents routes of `api_documents.py` (list, upload, remove, jobs) and the MCP server at
+/mcp (`mcp_server.py`); OpenAPI at /openapi.json and /docs. Every error is a JSON body with a 4xx
 status (503 when the vector store cannot be reached), never a bare 500 for bad input.
 
 Streaming sends the answer after its citations have been validated, in small pieces: what a
@@ -490,7 +491,7 @@ class Warmup:
             try:
                 self.bot.search_index.keyword()
                 self.bot.search_index.vectorstore()
-                if self.bot.settings.answerer == "extractive":
+                if self.bot.answerer.local:
                     self.bot.ask(WARM_QUESTION)
                 else:
                     self.bot.retrieve(WARM_QUESTION)

@@ -1,4 +1,5 @@
-"""The one place where the parts are chosen and wired: `Assistant`.
+"""The one place where the parts are wired: `Assistant`. Which parts, by name in settings,
+is `registry.py`.
 
 The answer chain is a LangChain runnable: condense → retrieve → answer → validate citations.
 """
@@ -12,13 +13,13 @@ from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from assistant.answer import Answer, Answerer, finalize
-from assistant.condense import Message, condense, condense_with_model, decompose
-from assistant.embed import make_embeddings
+from assistant.condense import Message, condense, decompose
 from assistant.offline import go_offline
 from assistant.prompts import PromptLibrary
+from assistant.registry import ANSWERERS, CHAT_MODELS, EMBEDDINGS, STORES, make
 from assistant.retrieve import Filters, HybridRetriever, IndexMissing, SearchIndex
 from assistant.settings import Settings
-from assistant.store import ChromaStore, DocumentInfo, IndexVersion
+from assistant.store import DocumentInfo, IndexVersion
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -64,8 +65,8 @@ class Assistant:
     ) -> None:
         self.settings = settings or Settings()
         go_offline(self.settings.cache_dir)
-        self.embeddings = embeddings or make_embeddings(self.settings)
-        self.store = ChromaStore(self.settings)
+        self.embeddings = embeddings or make(EMBEDDINGS, self.settings.embeddings, self.settings)
+        self.store = make(STORES, self.settings.store, self.settings)
         self.search_index = SearchIndex(self.settings, self.store, self.embeddings)
         self.prompts = PromptLibrary(self.settings.prompts_dir)
         self._chat_model = chat_model
@@ -82,35 +83,17 @@ class Assistant:
     @property
     def chat_model(self) -> BaseChatModel:
         if self._chat_model is None:
-            from assistant.llm import make_chat_model
-
-            self._chat_model = make_chat_model(self.settings)
+            self._chat_model = make(CHAT_MODELS, self.settings.chat_model, self.settings)
         return self._chat_model
 
     @property
     def answerer(self) -> Answerer:
         if self._answerer is None:
-            if self.settings.answerer == "openai":
-                from assistant.llm import LLMAnswerer
-
-                self._answerer = LLMAnswerer(
-                    self.chat_model, self.prompts, self.settings.openai_model
-                )
-            else:
-                from assistant.evidence import Weights
-                from assistant.extractive import ExtractiveAnswerer
-
-                self._answerer = ExtractiveAnswerer(
-                    embed=self.embeddings.embed_documents,
-                    idf=self._idf,
-                    weights=Weights.load(),
-                    threshold=self.settings.abstain_threshold,
-                    max_sentences=self.settings.max_answer_sentences,
-                    sentence_candidates=self.settings.sentence_candidates,
-                )
+            self._answerer = make(ANSWERERS, self.settings.answerer, self)
         return self._answerer
 
-    def _idf(self, term: str) -> float:
+    def idf(self, term: str) -> float:
+        """How rare a term is in the active index; 0 for a word the corpus never uses."""
         return self.search_index.keyword().idf.get(term, 0.0)
 
     # -- the chain ---------------------------------------------------------------------
@@ -135,11 +118,9 @@ class Assistant:
         ).with_config(run_name="policy_assistant")
 
     def standalone(self, question: str, history: Sequence[Message]) -> str:
-        """The question as it stands alone: a follow-up is rewritten with the conversation."""
-        if self.settings.answerer == "openai":  # a model's rewrite is bounded like any question
-            rewritten = condense_with_model(question, history, self.chat_model, self.prompts)
-            return rewritten[:MAX_QUESTION_CHARS]
-        return condense(question, history)
+        """The question as it stands alone: the answerer's condense step rewrites a follow-up
+        with the conversation."""
+        return self.answerer.condense(question, history)
 
     def evidence(self, question: str, filters: Filters | None = None) -> list[Document]:
         """The passages the answerer reads: each part of a compound question is searched on
@@ -229,10 +210,7 @@ class Assistant:
             indexed = f"{len(version.documents)} documents, {version.chunk_count} chunks indexed"
         except IndexMissing:
             indexed = "nothing indexed yet"
-        if self.settings.answerer == "openai":
-            who = f"LLM answerer: {self.settings.openai_model} at {self.settings.openai_base_url}"
-        else:
-            who = "offline extractive answerer (quotes the documents)"
+        who = self.answerer.description
         return f"{who} · {indexed}"
 
 

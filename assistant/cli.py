@@ -441,7 +441,7 @@ def eval_(
     results, bot = run("default", base)
     judged = None
     if faithfulness:
-        if base.answerer != "openai":
+        if bot.answerer.local:
             _fail("--faithfulness needs the openai answerer (an LLM to judge)", code=2)
         scores = [
             ev.judge_faithfulness(bot.chat_model, bot.prompts, bot.ask(c.question, c.history))

@@ -17,7 +17,7 @@ from langchain_core.embeddings import Embeddings
 from assistant.text import words
 
 if TYPE_CHECKING:
-    from assistant.settings import Settings
+    pass
 
 
 @runtime_checkable
@@ -133,10 +133,3 @@ class HashEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._vector(text)
-
-
-def make_embeddings(settings: Settings) -> MiniLMEmbeddings | HashEmbeddings:
-    """The embeddings named in settings."""
-    if settings.embeddings == "hash":
-        return HashEmbeddings(settings.hash_dimensions)
-    return MiniLMEmbeddings(settings.embedding_model_path, settings.embedding_batch_size)

@@ -18,7 +18,7 @@ from langchain_core.documents import Document
 from assistant import compose, evidence
 from assistant.answer import Draft
 from assistant.cache import LRUCache
-from assistant.condense import decompose
+from assistant.condense import Message, condense, decompose
 from assistant.evidence import Idf, Unit, Weights
 from assistant.question import Ask, analyse
 from assistant.text import terms
@@ -64,6 +64,8 @@ class ExtractiveAnswerer:
     """See the module docstring. `embed` embeds texts in a batch; `idf` weighs a term."""
 
     name = "extractive"
+    description = "offline extractive answerer (quotes the documents)"
+    local = True
 
     def __init__(self, embed: EmbedMany, idf: Idf, weights: Weights, threshold: float | None = None,
                  max_sentences: int = 3, sentence_candidates: int = 10) -> None:  # fmt: skip
@@ -81,6 +83,10 @@ class ExtractiveAnswerer:
 
     def _embed(self, texts: list[str]) -> list[np.ndarray]:
         return [np.asarray(v, dtype=np.float32) for v in self.embed(texts)]
+
+    def condense(self, question: str, history: Sequence[Message]) -> str:
+        """Follow-ups are rewritten by rules (no model): see condense.py."""
+        return condense(question, history)
 
     # -- analysis ------------------------------------------------------------------------
 

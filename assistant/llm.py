@@ -14,25 +14,14 @@ from langchain_core.documents import Document
 from assistant.answer import Draft
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from langchain_core.language_models import BaseChatModel
 
+    from assistant.condense import Message
     from assistant.prompts import PromptLibrary
-    from assistant.settings import Settings
 
 NOT_FOUND = "NOT_FOUND"
-
-
-def make_chat_model(settings: Settings) -> BaseChatModel:
-    from langchain_openai import ChatOpenAI
-
-    return ChatOpenAI(
-        base_url=settings.openai_base_url,
-        model=settings.openai_model,
-        api_key=settings.openai_api_key,
-        temperature=settings.openai_temperature,
-        timeout=settings.openai_timeout,
-        max_retries=1,
-    )
 
 
 def quote_data(text: str) -> str:
@@ -48,10 +37,21 @@ def quote_attribute(text: str) -> str:
 class LLMAnswerer:
     """Answers with a chat model from the `answer` prompt."""
 
-    def __init__(self, model: BaseChatModel, prompts: PromptLibrary, model_name: str) -> None:
+    local = False  # every call goes to the model's endpoint
+
+    def __init__(self, model: BaseChatModel, prompts: PromptLibrary, model_name: str,
+                 base_url: str = "") -> None:  # fmt: skip
         self.model = model
         self.prompts = prompts
         self.name = f"openai:{model_name}"
+        self.description = f"LLM answerer: {model_name}" + (f" at {base_url}" if base_url else "")
+
+    def condense(self, question: str, history: Sequence[Message]) -> str:
+        """The model rewrites a follow-up; the rewrite is bounded like any question."""
+        from assistant.assistant import MAX_QUESTION_CHARS
+        from assistant.condense import condense_with_model
+
+        return condense_with_model(question, history, self.model, self.prompts)[:MAX_QUESTION_CHARS]
 
     def format_passages(self, passages: list[Document]) -> str:
         return "\n\n".join(

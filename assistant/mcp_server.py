@@ -302,7 +302,7 @@ def build_server(bot: Assistant, *, warm: bool = False) -> MCPServer:
 def warm_up(bot: Assistant) -> None:
     """Load the embedding model, the keyword index and the answerer before a call needs them."""
     try:
-        if bot.settings.answerer == "extractive":
+        if bot.answerer.local:
             bot.ask(WARM_QUESTION)
         else:
             bot.retrieve(WARM_QUESTION)

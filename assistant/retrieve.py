@@ -120,9 +120,6 @@ class KeywordIndex:
             position={r["id"]: i for i, r in enumerate(records)},
         )
 
-    def max_idf(self) -> float:
-        return math.log(1 + (len(self.ids) + 0.5) / 1.5)
-
     def scores(self, query: str) -> np.ndarray:
         vocab = self.bm25.vocab_dict
         known = [t for t in terms(query) if t in vocab]

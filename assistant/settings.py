@@ -52,12 +52,13 @@ class Settings(BaseSettings):
     )
 
     # Embeddings: "minilm" (bundled all-MiniLM-L6-v2) or "hash" (deterministic, for tests).
-    embeddings: Literal["minilm", "hash"] = "minilm"
+    embeddings: Literal["minilm", "hash"] = "minilm"  # names: registry.EMBEDDINGS
     embedding_model_path: Path | None = None
     embedding_batch_size: int = Field(default=32, ge=1)
     hash_dimensions: int = Field(default=256, ge=8)
 
     # Vector store: Chroma, embedded ("persistent") or a Chroma server ("http").
+    store: Literal["chroma"] = "chroma"  # names: registry.STORES
     chroma_mode: Literal["persistent", "http"] = "persistent"
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8000
@@ -80,7 +81,12 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(default=2.0, ge=0, description="Weight of BM25 ranks in fusion.")
 
     # Answering.
-    answerer: Literal["extractive", "openai"] = "extractive"
+    answerer: Literal["extractive", "openai"] = "extractive"  # names: registry.ANSWERERS
+    chat_model: Literal["openai"] = Field(
+        default="openai",
+        description="The chat model behind the openai answerer: any OpenAI-compatible endpoint "
+        "(Ollama, vLLM, llama.cpp server, OpenAI); names: registry.CHAT_MODELS.",
+    )
     answer_passages: int = Field(default=6, ge=1, description="Passages the answerer reads.")
     max_answer_sentences: int = Field(default=3, ge=1)
     sentence_candidates: int = Field(

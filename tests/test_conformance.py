@@ -165,7 +165,7 @@ class AnswererContract:
 
 class TestExtractiveAnswerer(AnswererContract):
     def make(self, bot: Assistant) -> Answerer:
-        return ExtractiveAnswerer(embed=bot.embeddings.embed_documents, idf=bot._idf, weights=Weights.load(),
+        return ExtractiveAnswerer(embed=bot.embeddings.embed_documents, idf=bot.idf, weights=Weights.load(),
                                   threshold=0.0)  # fmt: skip
 
 
