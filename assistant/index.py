@@ -176,58 +176,28 @@ def _build(
 
     reuse = sorted(new_ids & old_ids)
     cached = store.embeddings(active.collection, reuse) if active and reuse else {}
-    # Embedding texts of similar length together wastes less padding: about 20% faster.
-    todo = sorted((c for c in chunks if c.id not in cached), key=lambda c: len(c.embed_text))
     name = settings.collection_name(
         datetime.now(UTC).strftime("%Y%m%d%H%M%S-") + uuid.uuid4().hex[:6]
     )
-    collection = store.create(name, embeddings.name)
-
-    def write(batch: list[Chunk], vectors: list[list[float]]) -> None:
-        collection.add(
-            ids=[c.id for c in batch],
-            embeddings=vectors,  # type: ignore[arg-type]
-            documents=[c.passage for c in batch],
-            metadatas=[chunk_metadata(c, docs[c.source]) for c in batch],
+    writer = _Writer(store.create(name, embeddings.name), docs)
+    reused = [c for c in chunks if c.id in cached]
+    for i in range(0, len(reused), WRITE_BATCH):
+        writer.write(
+            reused[i : i + WRITE_BATCH], [cached[c.id] for c in reused[i : i + WRITE_BATCH]]
         )
-
-    reused_chunks = [c for c in chunks if c.id in cached]
-    for i in range(0, len(reused_chunks), WRITE_BATCH):
-        batch = reused_chunks[i : i + WRITE_BATCH]
-        write(batch, [cached[c.id] for c in batch])
-
-    batch_size = settings.embedding_batch_size
-    if progress:
-        progress(0, len(todo))
-    failed: dict[str, str] = {}
-    for i in range(0, len(todo), batch_size):
-        batch = [c for c in todo[i : i + batch_size] if c.source not in failed]
-        try:
-            write(batch, embeddings.embed_documents([c.embed_text for c in batch]))
-        except Exception:  # find the document at fault; the others are embedded one by one
-            for source in dict.fromkeys(c.source for c in batch):
-                own = [c for c in batch if c.source == source]
-                try:
-                    write(own, embeddings.embed_documents([c.embed_text for c in own]))
-                except Exception as exc:
-                    failed[source] = f"could not be embedded ({_brief(exc)})"
-        if progress:
-            progress(min(i + batch_size, len(todo)), len(todo))
+    # Embedding texts of similar length together wastes less padding: about 20% faster.
+    todo = sorted((c for c in chunks if c.id not in cached), key=lambda c: len(c.embed_text))
+    failed = _embed_new(todo, embeddings, writer, settings.embedding_batch_size, progress)
     if failed:  # drop what was written of them before they failed
-        collection.delete(ids=[c.id for c in chunks if c.source in failed])
+        writer.collection.delete(ids=[c.id for c in chunks if c.source in failed])
         skipped += [SkippedFile(source, reason) for source, reason in failed.items()]
         chunks = [c for c in chunks if c.source not in failed]
         docs = {k: v for k, v in docs.items() if k not in failed}
         infos = _infos(docs, per_doc, active)
 
-    version = IndexVersion(
-        collection=name,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-        embedder=embeddings.name,
-        documents=infos,
-    )
     lock.confirm()
-    store.activate(version)
+    store.activate(IndexVersion(collection=name, created=datetime.now(UTC).isoformat(timespec="seconds"),
+                                embedder=embeddings.name, documents=infos))  # fmt: skip
     store.drop_inactive()
     store.remove_orphan_files()
     return IndexReport(
@@ -235,9 +205,48 @@ def _build(
         chunks=len(chunks),
         added=len([c for c in todo if c.source not in failed]),
         removed=len(old_ids - new_ids),
-        reused=len(reused_chunks),
+        reused=len(reused),
         skipped=tuple(skipped),
         seconds=time.perf_counter() - began,
         collection=name,
         changed=True,
     )
+
+
+@dataclass(frozen=True)
+class _Writer:
+    """Adds chunks with their vectors to the collection being built."""
+
+    collection: Any
+    docs: dict[str, SourceDocument]
+
+    def write(self, batch: list[Chunk], vectors: list[list[float]]) -> None:
+        self.collection.add(
+            ids=[c.id for c in batch],
+            embeddings=vectors,
+            documents=[c.passage for c in batch],
+            metadatas=[chunk_metadata(c, self.docs[c.source]) for c in batch],
+        )
+
+
+def _embed_new(todo: list[Chunk], embeddings: TokenAwareEmbeddings, writer: _Writer,
+               batch_size: int, progress: Progress | None) -> dict[str, str]:  # fmt: skip
+    """Embed and write the new chunks in batches. A batch that fails is retried document by
+    document, so one bad document is skipped (returned with the reason) and the rest land."""
+    if progress:
+        progress(0, len(todo))
+    failed: dict[str, str] = {}
+    for i in range(0, len(todo), batch_size):
+        batch = [c for c in todo[i : i + batch_size] if c.source not in failed]
+        try:
+            writer.write(batch, embeddings.embed_documents([c.embed_text for c in batch]))
+        except Exception:  # find the document at fault; the others are embedded one by one
+            for source in dict.fromkeys(c.source for c in batch):
+                own = [c for c in batch if c.source == source]
+                try:
+                    writer.write(own, embeddings.embed_documents([c.embed_text for c in own]))
+                except Exception as exc:
+                    failed[source] = f"could not be embedded ({_brief(exc)})"
+        if progress:
+            progress(min(i + batch_size, len(todo)), len(todo))
+    return failed

@@ -182,48 +182,8 @@ def citation_out(c: Citation) -> CitationOut:
 def build_server(bot: Assistant, *, warm: bool = False) -> MCPServer:
     """The MCP server with the three tools. With `warm` (stdio), the models and the keyword
     index load in the background as soon as a client connects, not on its first call."""
-    import anyio
-    import anyio.to_thread
     from mcp.server.mcpserver import MCPServer
-    from mcp.server.mcpserver.exceptions import ToolError
     from mcp.types import ToolAnnotations
-    from pydantic import ValidationError
-
-    from assistant.assistant import InvalidQuestion
-    from assistant.retrieve import Filters, IndexMissing
-    from assistant.store import is_store_failure
-
-    limiter: list[anyio.CapacityLimiter] = []  # made in the event loop, on first use
-
-    async def in_thread(work: Callable[[], T]) -> T:
-        """`work` in a worker thread; the failures a caller can act on become a ToolError
-        (which the model reads), anything else stays an internal error."""
-        if not limiter:
-            limiter.append(anyio.CapacityLimiter(bot.settings.api_workers))
-        try:
-            return await anyio.to_thread.run_sync(work, limiter=limiter[0])
-        except (InvalidQuestion, IndexMissing) as exc:
-            raise ToolError(str(exc)) from exc
-        except Exception as exc:
-            if is_store_failure(exc):
-                raise ToolError(f"the vector store cannot be reached: {exc}") from exc
-            raise
-
-    def filters_for(sources: list[str] | None, date_from: str | None, date_to: str | None) -> Filters | None:  # fmt: skip
-        try:
-            filters = Filters(sources=tuple(sources or ()), date_from=date_from, date_to=date_to)
-        except ValidationError as exc:
-            raise ToolError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
-        return filters if filters.active else None
-
-    def check_sources(filters: Filters | None) -> None:
-        """Unknown file names would just find nothing; say so, so the model can correct them."""
-        if filters is None or not filters.sources:
-            return
-        known = {d.source for d in bot.documents()}
-        unknown = [s for s in filters.sources if s not in known]
-        if unknown:
-            raise ToolError(f"unknown source(s): {', '.join(unknown)}; list_documents gives the file names")  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[dict[str, Any]]:
@@ -239,38 +199,40 @@ def build_server(bot: Assistant, *, warm: bool = False) -> MCPServer:
         lifespan=lifespan,
     )
     read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+    tools = Tools(bot)
+    for tool, help_text in ((tools.search_documents, SEARCH_HELP), (tools.ask, ASK_HELP),
+                            (tools.list_documents, LIST_HELP)):  # fmt: skip
+        server.tool(description=help_text, annotations=read_only, structured_output=True)(tool)
+    return server
 
-    @server.tool(description=SEARCH_HELP, annotations=read_only, structured_output=True)
-    async def search_documents(
-        query: Query,
-        k: Count = 5,
-        sources: Sources = None,
-        date_from: DateFrom = None,
-        date_to: DateTo = None,
-    ) -> SearchResult:
-        filters = filters_for(sources, date_from, date_to)
+
+class Tools:
+    """The tools' bodies: the blocking work in worker threads, at most `api_workers` at once;
+    the failures a caller can act on become a ToolError (which the model reads)."""
+
+    def __init__(self, bot: Assistant) -> None:
+        self.bot = bot
+        self._limiter: Any = None  # an anyio.CapacityLimiter, made in the event loop
+
+    async def search_documents(self, query: Query, k: Count = 5, sources: Sources = None,
+                               date_from: DateFrom = None, date_to: DateTo = None) -> SearchResult:  # fmt: skip
+        filters = self._filters(sources, date_from, date_to)
 
         def work() -> SearchResult:
-            check_sources(filters)
-            docs = bot.retrieve(query, k=k, filters=filters)
+            self._check_sources(filters)
+            docs = self.bot.retrieve(query, k=k, filters=filters)
             return SearchResult(query=query, passages=[passage_out(d) for d in docs])
 
-        return await in_thread(work)
+        return await self._in_thread(work)
 
-    @server.tool(description=ASK_HELP, annotations=read_only, structured_output=True)
-    async def ask(
-        question: Question,
-        history: History = None,
-        sources: Sources = None,
-        date_from: DateFrom = None,
-        date_to: DateTo = None,
-    ) -> AskResult:
-        filters = filters_for(sources, date_from, date_to)
+    async def ask(self, question: Question, history: History = None, sources: Sources = None,
+                  date_from: DateFrom = None, date_to: DateTo = None) -> AskResult:  # fmt: skip
+        filters = self._filters(sources, date_from, date_to)
         turns = [t.model_dump() for t in history or []]
 
         def work() -> AskResult:
-            check_sources(filters)
-            answer = bot.ask(question, history=turns, filters=filters)
+            self._check_sources(filters)
+            answer = self.bot.ask(question, history=turns, filters=filters)
             return AskResult(
                 answer=answer.text,
                 abstained=answer.abstained,
@@ -281,22 +243,63 @@ def build_server(bot: Assistant, *, warm: bool = False) -> MCPServer:
                 related=[citation_out(c) for c in answer.related] if answer.abstained else [],
             )
 
-        return await in_thread(work)
+        return await self._in_thread(work)
 
-    @server.tool(description=LIST_HELP, annotations=read_only, structured_output=True)
-    async def list_documents() -> DocumentList:
+    async def list_documents(self) -> DocumentList:
         def work() -> DocumentList:
             return DocumentList(
                 documents=[
                     DocumentOut(source=d.source, title=d.title, short_title=d.short_title,
                                 publisher=d.publisher, date=d.date, url=d.url, chunks=d.chunks)
-                    for d in bot.documents()
+                    for d in self.bot.documents()
                 ]
             )  # fmt: skip
 
-        return await in_thread(work)
+        return await self._in_thread(work)
 
-    return server
+    async def _in_thread(self, work: Callable[[], T]) -> T:
+        import anyio
+        import anyio.to_thread
+        from mcp.server.mcpserver.exceptions import ToolError
+
+        from assistant.assistant import InvalidQuestion
+        from assistant.retrieve import IndexMissing
+        from assistant.store import is_store_failure
+
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.bot.settings.api_workers)
+        try:
+            return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+        except (InvalidQuestion, IndexMissing) as exc:
+            raise ToolError(str(exc)) from exc
+        except Exception as exc:
+            if is_store_failure(exc):
+                raise ToolError(f"the vector store cannot be reached: {exc}") from exc
+            raise
+
+    @staticmethod
+    def _filters(sources: list[str] | None, date_from: str | None, date_to: str | None) -> Filters | None:  # fmt: skip
+        from mcp.server.mcpserver.exceptions import ToolError
+        from pydantic import ValidationError
+
+        from assistant.retrieve import Filters
+
+        try:
+            filters = Filters(sources=tuple(sources or ()), date_from=date_from, date_to=date_to)
+        except ValidationError as exc:
+            raise ToolError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
+        return filters if filters.active else None
+
+    def _check_sources(self, filters: Filters | None) -> None:
+        """Unknown file names would just find nothing; say so, so the model can correct them."""
+        from mcp.server.mcpserver.exceptions import ToolError
+
+        if filters is None or not filters.sources:
+            return
+        known = {d.source for d in self.bot.documents()}
+        unknown = [s for s in filters.sources if s not in known]
+        if unknown:
+            raise ToolError(f"unknown source(s): {', '.join(unknown)}; list_documents gives the file names")  # fmt: skip
 
 
 def warm_up(bot: Assistant) -> None:
