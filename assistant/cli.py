@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -403,65 +403,37 @@ def eval_(
 
     Example:  assistant eval --split test --compare dense --compare bm25 --compare chunk-220
     """
-    import tomllib
-    from datetime import datetime
-
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
 
-    from assistant import evaluate as ev
-    from assistant.report import SUMMARY_COLUMNS, cell, write_report
+    from assistant.eval_run import EvalError, run_eval
+    from assistant.report import SUMMARY_COLUMNS, cell
 
     _setup(config)
-    from assistant.assistant import Assistant
     from assistant.settings import Settings
 
-    try:
-        chosen = ev.load_cases(cases, split)
-        configs = [ev.parse_config(spec) for spec in (compare or [])]
-    except (OSError, ValueError) as exc:
-        _fail(str(exc), code=2)
-    if not chosen:
-        _fail(f"no cases in {cases} for split {split!r}", code=2)
     console = Console(stderr=True)
+    bars: list[Progress] = []
+
+    def track(name: str, total: int) -> Callable[[int], None]:
+        for bar in bars:
+            bar.stop()
+        bar = Progress(TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(), console=console)
+        bars.append(bar)
+        task = bar.add_task(name, total=total)
+        bar.start()
+        return lambda done: bar.update(task, completed=done)
+
     base = Settings.load(config, **({"answerer": answerer} if answerer else {}))
-
-    def run(name: str, settings: Settings) -> tuple[list[ev.CaseResult], Assistant]:
-        bot = Assistant(settings, build_if_missing=False)
-        if bot.store.active() is None or name != "default":
-            _progress_index(bot)
-        with Progress(
-            TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(), console=console
-        ) as bar:
-            task = bar.add_task(name, total=len(chosen))
-            return ev.run_cases(
-                bot, chosen, k, progress=lambda i: bar.update(task, completed=i)
-            ), bot
-
-    results, bot = run("default", base)
-    judged = None
-    if faithfulness:
-        if bot.answerer.local:
-            _fail("--faithfulness needs the openai answerer (an LLM to judge)", code=2)
-        scores = [
-            ev.judge_faithfulness(bot.chat_model, bot.prompts, bot.ask(c.question, c.history))
-            for c in chosen
-        ]
-        valid = [s for s in scores if s is not None]
-        judged = sum(valid) / len(valid) if valid else None
-    comparison = {"default": ev.summarize(results, k)}
-    for name, overrides in configs:
-        settings = ev.config_settings(base, overrides, name)
-        comparison[name] = ev.summarize(run(name, settings)[0], k)
-
-    folder = out / datetime.now().strftime("%Y%m%d-%H%M%S")
-    report = write_report(
-        folder, results, k=k, title=f"Known-facts eval: {cases.name}, split {split}",
-        settings=base.model_dump(mode="json", exclude={"openai_api_key"}),
-        comparison=comparison if configs else None, faithfulness=judged,
-    )  # fmt: skip
-
-    from rich.table import Table
+    try:
+        run = run_eval(base, cases, split, k=k, compare=compare, out=out, gate=gate,
+                       faithfulness=faithfulness, track=track, index=_progress_index)  # fmt: skip
+    except EvalError as exc:
+        _fail(str(exc), code=2)
+    finally:
+        for bar in bars:
+            bar.stop()
 
     def show(title: str, rows: dict[str, dict[str, float]]) -> None:
         grid = Table(title=title)
@@ -470,21 +442,18 @@ def eval_(
         for _, heading in SUMMARY_COLUMNS:
             grid.add_column(heading, justify="right")
         for name, row in rows.items():
-            grid.add_row(
-                name, str(int(row["cases"])), *(cell(key, row) for key, _ in SUMMARY_COLUMNS)
-            )
+            grid.add_row(name, str(int(row["cases"])), *(cell(key, row) for key, _ in SUMMARY_COLUMNS))
         Console(width=200).print(grid)
 
-    show(f"{split} split", {"all": comparison["default"]} | ev.by_kind(results, k))
-    if configs:
-        show("configurations", comparison)
-    typer.echo(f"Report: {report}")
+    show(f"{split} split", {"all": run.comparison["default"]} | run.by_kind)
+    if compare:
+        show("configurations", run.comparison)
+    typer.echo(f"Report: {run.report}")
+    for line in run.gate_failures:
+        typer.secho(f"gate: {line}", fg="red", err=True)
+    if run.gate_failures:
+        raise typer.Exit(1)
     if gate is not None:
-        failures = ev.check_gate(comparison["default"], tomllib.loads(gate.read_text()))
-        for line in failures:
-            typer.secho(f"gate: {line}", fg="red", err=True)
-        if failures:
-            raise typer.Exit(1)
         typer.secho("gate: all thresholds met", fg="green", err=True)
 
 
