@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import re
@@ -146,5 +147,132 @@ def test_the_chat_renders_messages_as_html_without_markdown(hash_settings: Setti
     demo = build_app(Assistant(hash_settings))
     chat = next(b for b in demo.blocks.values() if isinstance(b, gr.Chatbot))
     assert chat.render_markdown is False and chat.latex_delimiters == [] and chat.sanitize_html
+    assert chat.buttons == []  # Gradio's copy buttons would copy the message HTML
     assert "Content-Security-Policy" in ui_assets()["head"]
+    assert ui_assets()["run_history"] is False  # no copies of conversations in Gradio's run history
     assert "img-src 'self' data: blob:" in cv.CONTENT_SECURITY_POLICY
+
+
+def test_build_app_shares_a_document_manager(hash_settings: Settings) -> None:
+    import gradio as gr
+
+    from assistant.documents import DocumentManager
+    from assistant.ui import STORAGE_KEY, build_app
+
+    bot = Assistant(hash_settings)
+    demo = build_app(bot, DocumentManager(bot))
+    kinds = {type(b) for b in demo.blocks.values()}
+    assert {gr.BrowserState, gr.Sidebar, gr.Tab, gr.File, gr.DownloadButton, gr.Dataframe} <= kinds
+    state = next(b for b in demo.blocks.values() if isinstance(b, gr.BrowserState))
+    assert state.storage_key == STORAGE_KEY and state.default_value == []
+
+
+def record(answer: Answer, question: str) -> dict:
+    """An answer as the browser keeps it: through JSON and back."""
+    return json.loads(json.dumps(cv.answer_state(answer, question)))
+
+
+def test_markdown_export_numbers_sources_with_exact_quotes_and_locations() -> None:
+    import pytest
+
+    markdown_it = pytest.importorskip("markdown_it")
+    cited = Answer(
+        "Dogs <bark> [1]. See ![x](http://example.com/x.png) too [1].", False, (citation(),)
+    )
+    refused = Answer("Not found in the documents.", True, (), (citation(2),))
+    records = [record(cited, "Why do *dogs* bark?"), record(refused, "[q](javascript:x) Cats?")]
+    text = cv.markdown_export(records)
+    assert text.startswith("# Policy assistant conversation\n") and "· 2 answers" in text
+    assert "## Why do \\*dogs\\* bark?" in text
+    assert "Dogs \\<bark> [1]. See !\\[x\\](http://example.com/x.png) too [1]." in text
+    assert "[1] **Doc & Co** · 2017 · a.txt chars 112–131\n\n> Dogs \\<bark> loudly.\n" in text
+    assert "**Related passages (not an answer)**" in text and "· **Doc & Co**" in text
+    assert text.index("## Why") < text.index("## \\[q\\]")  # in the order asked
+    page = markdown_it.MarkdownIt("commonmark").render(text)
+    assert "<img" not in page and "<a " not in page and "<bark>" not in page
+    assert "<blockquote>\n<p>Dogs &lt;bark&gt; loudly.</p>" in page  # renders as the exact quote
+    assert cv.answer_markdown(cited, "q") in html.unescape(cv.answer_html(cited, 0, "q"))
+    assert "Copy as Markdown" in cv.answer_html(cited, 0)
+
+
+def test_md_text_renders_as_the_text_itself() -> None:
+    import pytest
+
+    markdown_it = pytest.importorskip("markdown_it")
+    nasty = "# Head\n- item\n1. one\n> quote\n<b>x</b> &amp; `code` *em* _u_ [l](u) \\n"
+    rendered = markdown_it.MarkdownIt("commonmark").render(cv.md_text(nasty))
+    assert rendered.count("<p>") == 1 and not re.search(
+        r"<(h1|li|ol|ul|blockquote|b|code|em|a)\b", rendered
+    )
+    assert html.unescape(re.sub(r"</?p>", "", rendered)).strip() == nasty.strip()
+
+
+def test_kept_conversations_are_checked_rebuilt_and_bounded() -> None:
+    answers = [
+        record(Answer("a [1]", False, (citation(),)), "first?"),
+        record(Answer("b", False), "second?"),
+    ]
+    kept = cv.conversation("abc123", cv.restore_answers(answers))
+    assert kept["title"] == "first?" and "message_index" not in kept["answers"][0]
+    forged = [
+        kept,
+        {"id": "../x", "answers": answers},  # not an id
+        {"id": "abc123", "answers": answers},  # the same id twice
+        {
+            "id": "def",
+            "answers": [{"asked": "q", "text": 5, "abstained": "no"}, "junk"],
+        },  # nothing valid
+        {
+            "id": "fed",
+            "answers": [answers[0] | {"citations": [{"number": "x"}]}, answers[1] | {"evil": 1}],
+        },
+        "junk",
+    ]
+    stored = cv.stored_conversations(forged)
+    assert [c["id"] for c in stored] == ["abc123", "fed"]
+    assert [a["asked"] for a in stored[1]["answers"]] == ["second?"] and "evil" not in stored[1][
+        "answers"
+    ][0]
+    assert cv.stored_conversations("not a list") == []
+
+    restored = cv.restore_answers(stored[0]["answers"])
+    assert [a["message_index"] for a in restored] == [1, 3]
+    messages = cv.conversation_messages(restored)
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 2
+    assert messages[1]["content"] == cv.answer_html(
+        Answer("a [1]", False, (citation(),)), 0, "first?"
+    )
+    assert cv.find_citation(restored, "0-1") == citation()  # clicking [1] opens the viewer again
+    long = cv.question_html("<b>" + "x" * 700)
+    assert long.startswith("&lt;b&gt;") and long.endswith("… (703 characters)")
+
+    many = [cv.conversation(f"{i:x}", restored) for i in range(60)]
+    assert [c["id"] for c in cv.keep_conversations(many)] == [
+        f"{i:x}" for i in range(cv.MAX_CONVERSATIONS)
+    ]
+    size = len(json.dumps(many[0]).encode())
+    assert len(cv.keep_conversations(many, budget=3 * size + 10)) == 3
+    big = cv.keep_conversations(
+        many, budget=size - 10
+    )  # the newest alone is too big: its oldest answers go
+    assert len(big) == 1 and [a["asked"] for a in big[0]["answers"]] == ["second?"]
+
+
+def test_documents_table_and_job_status() -> None:
+    doc = {"source": "uploads/a.docx", "title": "<b>A</b>", "short_title": "A", "publisher": "P", "date": "2024",
+           "url": "", "checksum": "c", "chunks": 3, "format": "docx", "indexed": "2025-01-02T03:04:05+00:00",
+           "removable": True}  # fmt: skip
+    assert cv.document_rows([doc]) == [
+        ["<b>A</b>", "P", "2024", "docx", 3, "2025-01-02 03:04", "uploads/a.docx"]
+    ]
+    assert len(cv.DOCUMENT_COLUMNS) == 7
+    job = {"state": "running", "done": 12, "total": 40, "message": ""}
+    assert "Embedding 12/40 chunks" in cv.job_html(
+        job
+    ) and "<progress value='12' max='40'>" in cv.job_html(job)
+    assert "waiting" in cv.job_html(job | {"state": "queued"})
+    assert "✓ 1 added" in cv.job_html(job | {"state": "done", "message": "1 added"})
+    failed = cv.job_html(job | {"state": "failed", "message": "indexing failed: <disk>"})
+    assert (
+        "class='doc-status error'" in failed and "&lt;disk&gt;" in failed and "<disk>" not in failed
+    )

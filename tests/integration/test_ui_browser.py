@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -309,3 +310,232 @@ def test_document_text_cannot_make_the_browser_fetch_anything(browser, hostile_u
         url for url in requested if not url.startswith(("http://127.0.0.1", "data:", "blob:"))
     ]
     context.close()
+
+
+# -- conversations kept in the browser ---------------------------------------------------------
+
+
+def conversation_titles(page) -> list[str]:
+    return page.locator("#conversations label").all_inner_texts()
+
+
+def wait_for_title(page, text: str) -> None:
+    """The conversation is in the sidebar, so it is saved in the browser too."""
+    page.locator("#conversations label", has_text=text).wait_for(timeout=30000)
+
+
+def test_conversations_are_kept_in_the_browser(page, real_bot: Assistant) -> None:
+    first = "What is the broadband penetration target for 2025?"
+    second = "Who presided over the State Council executive meeting?"
+    ask(page, first)
+    wait_for_title(page, first)
+    page.click("#new-chat")
+    page.wait_for_function("() => !document.querySelector('#chat .message-row')", timeout=30000)
+    ask(page, second)
+    wait_for_title(page, second)
+
+    page.reload()
+    page.wait_for_selector("#question textarea")
+    wait_for_title(page, first)
+    assert conversation_titles(page) == [second, first]  # newest first
+    assert page.locator("#chat .message-row").count() == 0  # a reload starts a new chat
+    page.locator("#conversations label", has_text=first).click()
+    page.wait_for_selector("#chat .source-card", timeout=30000)
+    shot(page, "11-conversation-restored")
+    restored = last_message(page)
+    assert "82" in restored.inner_text() and first in page.locator("#chat").inner_text()
+    expected = real_bot.ask(first).citations[0]
+    restored.locator("a.cite").first.click()  # citations work as before the reload
+    page.wait_for_selector("#assistant-highlight", timeout=30000)
+    assert page.locator("#assistant-highlight").text_content() == expected.quote
+    shot(page, "12-restored-citation")
+
+    page.click("#delete-chat")
+    page.wait_for_function("() => !document.querySelector('#chat .message-row')", timeout=30000)
+    page.wait_for_function(
+        "t => ![...document.querySelectorAll('#conversations label')].some(l => l.textContent.includes(t))",
+        arg=first, timeout=30000,
+    )  # fmt: skip
+    page.reload()
+    page.wait_for_selector("#question textarea")
+    wait_for_title(page, second)
+    assert conversation_titles(page) == [second]
+
+
+# -- the Documents tab: upload, ask, cite, remove ----------------------------------------------
+
+HARBOUR_TITLE = "Eastport harbour dredging plan"
+HARBOUR_QUOTE = (
+    "The Eastport harbour authority will dredge the north channel to a depth of 17 metres by 2027."
+)
+HARBOUR_QUESTION = (
+    "When will the Eastport harbour dredging be finished?"  # the base corpus has no answer
+)
+DOCS_SCREENSHOT = ROOT / "docs" / "documents-tab.png"
+
+
+def harbour_docx(path: Path) -> Path:
+    """A fact no document of the corpus states, in words none of them uses."""
+    from docx import Document
+
+    document = Document()
+    document.add_heading(HARBOUR_TITLE, level=1)
+    document.add_paragraph(
+        f"{HARBOUR_QUOTE} The dredging works are funded with 340 million euros from the regional port fund."
+    )
+    document.save(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def docs_ui_url(
+    tmp_path_factory: pytest.TempPathFactory, real_bot: Assistant, real_settings: Settings
+) -> Iterator[str]:
+    """The chat over private copies of the corpus and of its index: uploads and removals here
+    leave the shared index alone. The copied index is current, so only uploads are embedded."""
+    _need_chromium()
+    tmp = tmp_path_factory.mktemp("documents")
+    real_bot.documents()  # the shared index is built
+    shutil.copytree(real_settings.corpus_dir, tmp / "corpus")
+    shutil.copytree(
+        real_settings.index_dir, tmp / "index", ignore=shutil.ignore_patterns("index.lock")
+    )
+    yield from _chat_server(tmp / "corpus", tmp / "index", real_settings.cache_dir, tmp / "data")
+
+
+@pytest.fixture
+def docs_page(browser, docs_ui_url: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 1150}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(docs_ui_url)
+    page.wait_for_selector("#question textarea")
+    yield page
+    context.close()
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+    page.wait_for_selector("#upload-files" if name == "Documents" else "#question textarea")
+    time.sleep(0.3)
+
+
+def table_text(page) -> str:
+    return page.locator("#documents-table").inner_text()
+
+
+def upload(page, *files: Path) -> None:
+    """Put files in the upload area and wait until the browser has sent them."""
+    clear = page.locator("#upload-files button[aria-label='Clear']")
+    if clear.count():
+        clear.first.click()
+    page.set_input_files("#upload-files input[type=file]", [str(f) for f in files])
+    for f in files:
+        page.locator("#upload-files", has_text=f.stem).wait_for(timeout=30000)  # name, type apart
+
+
+def test_an_uploaded_docx_answers_with_a_citation_until_it_is_removed(
+    docs_page, tmp_path: Path
+) -> None:
+    page = docs_page
+    open_tab(page, "Documents")
+    page.locator("#documents-table", has_text="Fresh impetus").wait_for(timeout=30000)
+    assert HARBOUR_TITLE not in table_text(page)
+    page.evaluate("""() => { window.states = []; new MutationObserver(() => {
+        window.states.push(document.querySelector('#documents-status').innerText); })
+      .observe(document.querySelector('#documents-status'), {subtree: true, childList: true, characterData: true}); }""")
+    upload(page, harbour_docx(tmp_path / "eastport-dredging.docx"))
+    page.fill("#upload-title textarea", HARBOUR_TITLE)
+    page.fill("#upload-publisher textarea", "Eastport Port Authority")
+    page.fill("#upload-date textarea", "2024-03")
+    page.click("#upload")
+    page.wait_for_selector("#documents-status .done", timeout=120000)
+    shot(page, "13-uploaded")
+    progress = " ".join(page.evaluate("window.states"))
+    assert any(s in progress for s in ("Embedding", "Updating the index", "waiting")), progress
+    assert "1 document(s) added" in page.locator("#documents-status").inner_text()
+    rows = table_text(page)
+    assert (
+        HARBOUR_TITLE in rows
+        and "uploads/eastport-dredging.docx" in rows
+        and "Eastport Port Authority" in rows
+    )
+    assert page.input_value("#upload-title textarea") == ""  # the form is cleared for the next one
+
+    open_tab(page, "Chat")
+    page.click("#filters")  # the chat's document filter offers the new document
+    page.click("#filter-documents input")
+    page.locator("[role=option]", has_text=HARBOUR_TITLE).wait_for(timeout=10000)
+    page.keyboard.press("Escape")
+    ask(page, HARBOUR_QUESTION)
+    answer = last_message(page)
+    assert "17 metres" in answer.inner_text() and "2027" in answer.inner_text()
+    assert HARBOUR_TITLE in " ".join(answer.locator(".source-card .card-head b").all_inner_texts())
+    answer.locator("a.cite").first.click()
+    page.wait_for_selector("#assistant-highlight", timeout=30000)
+    time.sleep(0.5)
+    assert page.locator("#assistant-highlight").text_content() == HARBOUR_QUOTE
+    assert "uploads/eastport-dredging.docx" in page.locator("#source-viewer").inner_text()
+    shot(page, "14-uploaded-document-cited")
+
+    # the answer as Markdown: copied from the answer, and the conversation as a file
+    page.evaluate(
+        "() => { navigator.clipboard.writeText = async (text) => { window.copied = text; }; }"
+    )
+    answer.locator(".copy-md").click()
+    page.wait_for_function("() => window.copied", timeout=10000)
+    copied = page.evaluate("window.copied")
+    assert copied.startswith(f"## {HARBOUR_QUESTION}\n") and f"\n> {HARBOUR_QUOTE}\n" in copied
+    assert re.search(
+        rf"\[1\] \*\*{HARBOUR_TITLE}\*\* · 2024-03 · uploads/eastport-dredging\.docx chars \d+–\d+",
+        copied,
+    )
+    with page.expect_download() as download:
+        page.click("#export")
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert download.value.suggested_filename.endswith(".md")
+    assert exported.startswith("# Policy assistant conversation") and copied in exported
+
+    open_tab(page, "Documents")  # the README's picture: the upload listed with the corpus
+    DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS_SCREENSHOT), full_page=True)
+    page.click("#remove-document input")
+    page.locator("[role=option]", has_text="eastport-dredging.docx").click()
+    page.click("#remove")
+    page.locator("#documents-status .done", has_text="removed").wait_for(timeout=120000)
+    shot(page, "15-removed")
+    assert HARBOUR_TITLE not in table_text(page) and "Fresh impetus" in table_text(page)
+
+    open_tab(page, "Chat")
+    page.click("#new-chat")
+    page.wait_for_function("() => !document.querySelector('#chat .message-row')", timeout=30000)
+    ask(page, HARBOUR_QUESTION)
+    shot(page, "16-removed-document-refused")
+    assert "Not found in the documents" in last_message(page).inner_text()
+
+
+def test_a_rejected_upload_says_why_and_changes_nothing(docs_page, tmp_path: Path) -> None:
+    page = docs_page
+    open_tab(page, "Documents")
+    page.locator("#documents-table", has_text="Fresh impetus").wait_for(timeout=30000)
+    before = table_text(page)
+    good = tmp_path / "pier-notes.md"
+    good.write_text("# Pier notes\n\nThe west pier gets nine new bollards.\n", encoding="utf-8")
+    tool = tmp_path / "tool.exe"
+    tool.write_bytes(b"MZ\x90\x00 not a document")
+    upload(page, good, tool)  # one bad file: none of the batch is saved
+    page.click("#upload")
+    page.wait_for_selector("#documents-status .error", timeout=30000)
+    message = page.locator("#documents-status").inner_text()
+    assert "tool.exe: unsupported file type '.exe'" in message and "Nothing was changed" in message
+    shot(page, "17-rejected-upload")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n", encoding="utf-8")
+    upload(page, empty)
+    page.click("#upload")
+    page.locator("#documents-status .error", has_text="empty.txt: the file is empty").wait_for(
+        timeout=30000
+    )
+    open_tab(page, "Chat")
+    open_tab(page, "Documents")  # the table is read again from the index
+    time.sleep(1)
+    assert table_text(page) == before and "pier-notes" not in table_text(page)
