@@ -8,18 +8,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from assistant.answer import Answer, Citation
+    from assistant.answer.validate import Answer, Citation
     from assistant.assistant import Assistant
-    from assistant.retrieve import Filters
+    from assistant.search.retrieve import Filters
     from assistant.settings import Settings
 
 __all__ = ["Answer", "Assistant", "Citation", "Filters", "Settings"]
 
 _HOMES = {
     "Assistant": "assistant.assistant",
-    "Answer": "assistant.answer",
-    "Citation": "assistant.answer",
-    "Filters": "assistant.retrieve",
+    "Answer": "assistant.answer.validate",
+    "Citation": "assistant.answer.validate",
+    "Filters": "assistant.search.retrieve",
     "Settings": "assistant.settings",
 }
 

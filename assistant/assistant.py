@@ -12,20 +12,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from assistant.answer import Answer, Answerer, finalize
-from assistant.condense import Message, condense, decompose
+from assistant.answer.condense import Message, condense, decompose
+from assistant.answer.prompts import PromptLibrary
+from assistant.answer.validate import Answer, Answerer, finalize
 from assistant.offline import go_offline
-from assistant.prompts import PromptLibrary
 from assistant.registry import ANSWERERS, CHAT_MODELS, EMBEDDINGS, STORES, make
-from assistant.retrieve import Filters, HybridRetriever, IndexMissing, SearchIndex
+from assistant.search.retrieve import Filters, HybridRetriever, IndexMissing, SearchIndex
+from assistant.search.store import DocumentInfo, IndexVersion
 from assistant.settings import Settings
-from assistant.store import DocumentInfo, IndexVersion
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from assistant.embed import TokenAwareEmbeddings
-    from assistant.index import IndexReport, Progress
+    from assistant.search.embed import TokenAwareEmbeddings
+    from assistant.search.index import IndexReport, Progress
 
 MAX_QUESTION_CHARS = 4000
 T = TypeVar("T")
@@ -190,7 +190,7 @@ class Assistant:
 
     def index(self, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
         """Bring the index in line with corpus/ (incremental unless `rebuild`)."""
-        from assistant.index import build_index
+        from assistant.search.index import build_index
 
         return build_index(
             self.settings, self.embeddings, self.store, rebuild=rebuild, progress=progress

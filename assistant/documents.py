@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from assistant.load import LOADERS, METADATA_FILE, LoadError, load_file
-from assistant.retrieve import IndexMissing
+from assistant.ingest.load import LOADERS, METADATA_FILE, LoadError, load_file
+from assistant.search.retrieve import IndexMissing
 
 if TYPE_CHECKING:
     from assistant.assistant import Assistant

@@ -14,29 +14,29 @@ from typing import TYPE_CHECKING, TypeVar
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from assistant.answer import Answerer
+    from assistant.answer.validate import Answerer
     from assistant.assistant import Assistant
-    from assistant.embed import TokenAwareEmbeddings
+    from assistant.search.embed import TokenAwareEmbeddings
+    from assistant.search.store import ChromaStore
     from assistant.settings import Settings
-    from assistant.store import ChromaStore
 
 T = TypeVar("T")
 
 
 def _minilm(settings: Settings) -> TokenAwareEmbeddings:
-    from assistant.embed import MiniLMEmbeddings
+    from assistant.search.embed import MiniLMEmbeddings
 
     return MiniLMEmbeddings(settings.embedding_model_path, settings.embedding_batch_size)
 
 
 def _hash(settings: Settings) -> TokenAwareEmbeddings:
-    from assistant.embed import HashEmbeddings
+    from assistant.search.embed import HashEmbeddings
 
     return HashEmbeddings(settings.hash_dimensions)
 
 
 def _chroma(settings: Settings) -> ChromaStore:
-    from assistant.store import ChromaStore
+    from assistant.search.store import ChromaStore
 
     return ChromaStore(settings)  # embedded or a Chroma server: settings.chroma_mode
 
@@ -55,8 +55,8 @@ def _openai_chat(settings: Settings) -> BaseChatModel:
 
 
 def _extractive(bot: Assistant) -> Answerer:
-    from assistant.evidence import Weights
-    from assistant.extractive import ExtractiveAnswerer
+    from assistant.answer.evidence import Weights
+    from assistant.answer.extractive import ExtractiveAnswerer
 
     s = bot.settings
     return ExtractiveAnswerer(embed=bot.embeddings.embed_documents, idf=bot.idf, weights=Weights.load(),
@@ -65,7 +65,7 @@ def _extractive(bot: Assistant) -> Answerer:
 
 
 def _llm(bot: Assistant) -> Answerer:
-    from assistant.llm import LLMAnswerer
+    from assistant.answer.llm import LLMAnswerer
 
     s = bot.settings
     return LLMAnswerer(bot.chat_model, bot.prompts, s.openai_model, s.openai_base_url)

@@ -28,11 +28,11 @@ CACHE = ROOT / "benchmarks" / "cache"
 sys.path.insert(0, str(ROOT))
 
 from assistant import Assistant, Settings  # noqa: E402
-from assistant.embed import MiniLMEmbeddings  # noqa: E402
-from assistant.evaluate import first_support_rank, load_cases, quote_spans  # noqa: E402
-from assistant.index import chunk_corpus  # noqa: E402
-from assistant.load import load_corpus  # noqa: E402
+from assistant.evals.scoring import first_support_rank, load_cases, quote_spans  # noqa: E402
+from assistant.ingest.load import load_corpus  # noqa: E402
 from assistant.offline import go_offline  # noqa: E402
+from assistant.search.embed import MiniLMEmbeddings  # noqa: E402
+from assistant.search.index import chunk_corpus  # noqa: E402
 from assistant.text import split_sentences  # noqa: E402
 
 
@@ -132,7 +132,7 @@ def scale_index(n: int, sentences: list[str], vectors: np.ndarray) -> Settings:
     """n synthetic chunks of 3-6 recombined corpus sentences. Their vectors are the normalised
     mean of their sentences' real MiniLM vectors (embedding 100k chunks for real would take
     hours on 2 cores); search cost does not depend on that."""
-    from assistant.store import ChromaStore, DocumentInfo, IndexVersion
+    from assistant.search.store import ChromaStore, DocumentInfo, IndexVersion
 
     settings = Settings(index_dir=CACHE / f"scale-{n}", cache_dir=ROOT / ".cache")
     store = ChromaStore(settings)
@@ -230,7 +230,7 @@ def serve_memory(tmp_index: Path, qs: list[str]) -> float:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, ASSISTANT_INDEX_DIR=str(tmp_index))
-    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "assistant.surfaces.cli", "serve", "--port", str(port)], env=env,
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         for _ in range(240):

@@ -202,10 +202,10 @@ def main() -> None:
     server = None
     try:
         wait_for(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat", seconds=60)
-        subprocess.run([sys.executable, "-m", "assistant.cli", "index"], env=env, check=True,
+        subprocess.run([sys.executable, "-m", "assistant.surfaces.cli", "index"], env=env, check=True,
                        capture_output=True, timeout=900)  # fmt: skip
         started = time.perf_counter()
-        server = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(api_port),
+        server = subprocess.Popen([sys.executable, "-m", "assistant.surfaces.cli", "serve", "--port", str(api_port),
                                    "--no-ui"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         base = f"http://127.0.0.1:{api_port}"
         wait_for(f"{base}/healthz")

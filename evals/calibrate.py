@@ -2,14 +2,14 @@
 
 For every dev case it runs the code users get (the chain's condense step, the evidence
 search, the answerer and the citation check) with the answerer's confidence gate off, and
-records the answer's evidence features (`assistant/evidence.py: FEATURES`) and whether the
+records the answer's evidence features (`assistant/answer/evidence.py: FEATURES`) and whether the
 answer was right (an unanswerable case is never answered right: abstaining is). It fits an
 L2-regularised logistic regression (scikit-learn) and picks the threshold that maximises the
 utility on dev, scored out of fold (5-fold): a right answer or a right refusal +1, a wrong
 answer -0.5, a needless refusal 0 (a confident wrong answer is worse than a refusal), among
 the thresholds that refuse at most 12% of answerable dev cases (the ceiling the gate sets on test) (needless refusals cost staff
 their answer, and the confidence model cannot have both few of them and many right
-refusals: see the curve it prints). It then writes both into `assistant/answerer_weights.json`, which the answerer reads.
+refusals: see the curve it prints). It then writes both into `assistant/answer/answerer_weights.json`, which the answerer reads.
 Only the dev split is used; nothing is tuned per question.
 
 Usage:  python evals/calibrate.py [--index-dir DIR] [--dry-run]
@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from assistant import Assistant, Settings
-from assistant.answer import finalize
-from assistant.evaluate import answer_correct, calibrate, load_cases
-from assistant.evidence import FEATURES, WEIGHTS_FILE
+from assistant.answer.evidence import FEATURES, WEIGHTS_FILE
+from assistant.answer.validate import finalize
+from assistant.evals.scoring import answer_correct, calibrate, load_cases
 
 HERE = Path(__file__).resolve().parent
 

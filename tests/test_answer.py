@@ -6,7 +6,8 @@ import pytest
 from langchain_core.documents import Document
 
 from assistant import Assistant
-from assistant.answer import (
+from assistant.answer.condense import condense, is_follow_up
+from assistant.answer.validate import (
     UNGROUNDED_WARNING,
     UNSUPPORTED_WARNING,
     Draft,
@@ -14,7 +15,6 @@ from assistant.answer import (
     ungrounded_figures,
 )
 from assistant.assistant import InvalidQuestion
-from assistant.condense import condense, is_follow_up
 from assistant.settings import Settings
 from assistant.text import Span, split_sentences
 
@@ -184,7 +184,7 @@ def test_extractive_answers_lose_sentences_with_figures_no_quote_holds() -> None
 
 
 def test_an_answer_sentence_drops_a_leading_footnote_marker() -> None:
-    from assistant.compose import sentence_text
+    from assistant.answer.compose import sentence_text
 
     quote = Span(0, 30, "⁵ The rate is users / homes")
     assert sentence_text(quote) == "The rate is users / homes."

@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from assistant import Assistant
-from assistant.api import create_app
+from assistant.search.store import ChromaStore, StoreUnavailable
 from assistant.settings import Settings
-from assistant.store import ChromaStore, StoreUnavailable
+from assistant.surfaces.api.app import create_app
 
 
 @contextmanager

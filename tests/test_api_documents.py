@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant import Assistant
-from assistant.api import create_app
 from assistant.settings import Settings
+from assistant.surfaces.api.app import create_app
 from tests.test_api import started
 
 PLAN = b"# Tram extension\n\nThe Northgate tram line will gain 9 stops by 2029 at a cost of 410 million euros.\n"

@@ -11,9 +11,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from assistant import Assistant
-from assistant import chatview as cv
-from assistant.answer import Answer, Citation
+from assistant.answer.validate import Answer, Citation
 from assistant.settings import Settings
+from assistant.surfaces import chatview as cv
 
 
 def citation(
@@ -142,7 +142,7 @@ def test_document_text_cannot_make_the_chat_fetch_anything() -> None:
 def test_the_chat_renders_messages_as_html_without_markdown(hash_settings: Settings) -> None:
     import gradio as gr
 
-    from assistant.ui import build_app, ui_assets
+    from assistant.surfaces.ui import build_app, ui_assets
 
     demo = build_app(Assistant(hash_settings))
     chat = next(b for b in demo.blocks.values() if isinstance(b, gr.Chatbot))
@@ -157,7 +157,7 @@ def test_build_app_shares_a_document_manager(hash_settings: Settings) -> None:
     import gradio as gr
 
     from assistant.documents import DocumentManager
-    from assistant.ui import STORAGE_KEY, build_app
+    from assistant.surfaces.ui import STORAGE_KEY, build_app
 
     bot = Assistant(hash_settings)
     demo = build_app(bot, DocumentManager(bot))

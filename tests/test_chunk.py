@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chunk import Chunk, ChunkingConfig, chunk_document
-from assistant.load import SourceDocument, load_corpus
+from assistant.ingest.chunk import Chunk, ChunkingConfig, chunk_document
+from assistant.ingest.load import SourceDocument, load_corpus
 from assistant.offline import go_offline
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -171,7 +171,7 @@ HOSTILE = {
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_text_becomes_more_chunks_never_an_error(name: str) -> None:
-    from assistant.embed import MiniLMEmbeddings
+    from assistant.search.embed import MiniLMEmbeddings
 
     tokenizer = MiniLMEmbeddings()  # counts with the real tokenizer.json; no model load
     text = HOSTILE[name]

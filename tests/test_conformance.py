@@ -19,13 +19,13 @@ from langchain_tests.integration_tests import EmbeddingsIntegrationTests, Retrie
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 
 from assistant import Assistant
-from assistant.answer import Answerer, finalize
-from assistant.embed import HashEmbeddings, MiniLMEmbeddings
-from assistant.evidence import Weights
-from assistant.extractive import ExtractiveAnswerer
-from assistant.llm import LLMAnswerer
-from assistant.prompts import PromptLibrary
-from assistant.retrieve import HybridRetriever, SearchIndex
+from assistant.answer.evidence import Weights
+from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.llm import LLMAnswerer
+from assistant.answer.prompts import PromptLibrary
+from assistant.answer.validate import Answerer, finalize
+from assistant.search.embed import HashEmbeddings, MiniLMEmbeddings
+from assistant.search.retrieve import HybridRetriever, SearchIndex
 from tests.conftest import CORPUS, ROOT, make_settings
 from tests.fakes import ScriptedChatModel
 

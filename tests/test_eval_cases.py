@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from assistant.evaluate import KINDS, Case, load_cases
+from assistant.evals.scoring import KINDS, Case, load_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "evals" / "known_facts.jsonl"

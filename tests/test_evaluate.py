@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant.answer import Answer, Citation
-from assistant.evaluate import (
+from assistant.answer.prompts import PromptLibrary
+from assistant.answer.validate import Answer, Citation
+from assistant.evals.report import worst_failures, write_report
+from assistant.evals.scoring import (
     Case,
     CaseResult,
     answer_correct,
@@ -23,8 +25,6 @@ from assistant.evaluate import (
     span_supports,
     summarize,
 )
-from assistant.prompts import PromptLibrary
-from assistant.report import worst_failures, write_report
 from assistant.settings import Settings
 from tests.fakes import ScriptedChatModel
 
@@ -154,7 +154,7 @@ def test_a_figure_must_be_tied_to_the_column_asked(
 
 
 def test_tied_figures_and_first_sentence() -> None:
-    from assistant.evaluate import first_sentence, tied_figures
+    from assistant.evals.scoring import first_sentence, tied_figures
 
     assert tied_figures("2013: 65; 2015: 73; 2020: 79", "2020") == ["79"]
     assert tied_figures("The 2020 target is 73% [1].", "2020") == ["73"]

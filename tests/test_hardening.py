@@ -15,8 +15,8 @@ import pytest
 
 from assistant import Assistant
 from assistant.assistant import MAX_QUESTION_CHARS
+from assistant.search.store import ChromaStore, IndexBusy
 from assistant.settings import Settings
-from assistant.store import ChromaStore, IndexBusy
 from tests.conftest import ROOT
 
 FOLLOW_UP = "And by 2025?"
@@ -36,7 +36,7 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "assistant.cli", *args], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "assistant.surfaces.cli", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
 
 
@@ -104,7 +104,7 @@ def test_commands_that_need_the_index_wait_for_another_run_building_it(
 ) -> None:
     """Replicas starting together on an empty store: one builds, the others wait for it."""
     with ChromaStore(hash_settings).index_lock():
-        asking = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ask", "pilot cities?"],
+        asking = subprocess.Popen([sys.executable, "-m", "assistant.surfaces.cli", "ask", "pilot cities?"],
                                   env=cli_env(hash_settings), cwd=ROOT, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)  # fmt: skip
         time.sleep(4)

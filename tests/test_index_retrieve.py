@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant, Filters
-from assistant.embed import HashEmbeddings
-from assistant.index import build_index, date_range
+from assistant.search.embed import HashEmbeddings
+from assistant.search.index import build_index, date_range
+from assistant.search.store import ChromaStore
 from assistant.settings import Settings
-from assistant.store import ChromaStore
 
 
 class FailingEmbeddings(HashEmbeddings):
@@ -176,11 +176,13 @@ def test_a_query_survives_a_reindex_by_another_process(
 def test_an_index_version_written_by_another_release_still_reads() -> None:
     """Unknown fields (an older release wrote `chunking`; a newer one may add others) are
     ignored, and missing ones take their defaults."""
-    from assistant.store import IndexVersion
+    from assistant.search.store import IndexVersion
 
     raw = ('{"collection": "c1", "created": "2026-01-01", "embedder": "hash-256", "chunking": "x", '
            '"documents": [{"source": "a.txt", "title": "A", "short_title": "A", "publisher": "", '
            '"date": "", "url": "", "checksum": "0", "chunks": 3, "colour": "red"}]}')  # fmt: skip
     version = IndexVersion.from_json(raw)
     assert version.collection == "c1" and version.chunk_count == 3
-    assert version.documents[0].format == "" and IndexVersion.from_json(version.to_json()) == version
+    assert (
+        version.documents[0].format == "" and IndexVersion.from_json(version.to_json()) == version
+    )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant import Assistant
-from assistant.answer import UNGROUNDED_WARNING
+from assistant.answer.validate import UNGROUNDED_WARNING
 from assistant.settings import Settings
 from tests.fakes import ScriptedChatModel
 

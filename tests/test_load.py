@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.load import load_corpus
+from assistant.ingest.load import load_corpus
 
 
 # A minimal valid one-page PDF with the text "Hello PDF world"; xref offsets are computed.
@@ -71,7 +71,7 @@ def test_every_format_loads_and_bad_files_are_skipped(
         '["guide.md"]\ntitle = "The Robot Guide"\ndate = "2020-02-03"\n'
     )
 
-    with caplog.at_level(logging.WARNING, logger="assistant.load"):
+    with caplog.at_level(logging.WARNING, logger="assistant.ingest.load"):
         result = load_corpus(corpus, ("README*", "metadata.toml", ".*"))
 
     docs = {d.source: d for d in result.documents}

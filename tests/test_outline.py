@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from assistant.chunk import ChunkingConfig, chunk_document
-from assistant.load import SourceDocument
-from assistant.outline import label_span, ordinal_of
+from assistant.ingest.chunk import ChunkingConfig, chunk_document
+from assistant.ingest.load import SourceDocument
+from assistant.ingest.outline import label_span, ordinal_of
 from assistant.text import Span
 
 PLAN = """Harbour plan
@@ -152,7 +152,7 @@ def test_ordinal_of(text: str, n: int) -> None:
 def test_inline_lists(text: str, title: str | None, items: list[str]) -> None:
     """Enumerations inside a sentence are lists when they hold as many items as they say;
     every item's span is exact."""
-    from assistant.outline import inline_lists
+    from assistant.ingest.outline import inline_lists
     from assistant.text import Span
 
     found = inline_lists(Span(100, 100 + len(text), text))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.evidence import has_filler
-from assistant.question import analyse, answer_type, asked_count, asked_years, slot_noun
+from assistant.answer.evidence import has_filler
+from assistant.answer.question import analyse, answer_type, asked_count, asked_years, slot_noun
 
 
 @pytest.mark.parametrize(
@@ -159,7 +159,7 @@ def test_counted_thing(question: str, thing: tuple[str, ...]) -> None:
     ],
 )  # fmt: skip
 def test_a_filler_is_new_information(question: str, given: str, text: str, filled: bool) -> None:
-    from assistant.evidence import has_filler
+    from assistant.answer.evidence import has_filler
 
     ask = analyse(question)
     kind = "organisation" if ask.slot_noun == "ministry" else ask.answer_type
@@ -173,7 +173,7 @@ def test_a_filler_is_new_information(question: str, given: str, text: str, fille
      ("The centre opened long ago.", False)],
 )  # fmt: skip
 def test_relative_dates_fill_a_date(text: str, filled: bool) -> None:
-    from assistant.evidence import has_filler
+    from assistant.answer.evidence import has_filler
 
     assert has_filler("date", text) is filled
 
@@ -190,7 +190,7 @@ def test_relative_dates_fill_a_date(text: str, filled: bool) -> None:
     ],
 )  # fmt: skip
 def test_compound_questions_are_split(question: str, parts: list[str]) -> None:
-    from assistant.condense import decompose
+    from assistant.answer.condense import decompose
 
     assert decompose(question) == parts
 
@@ -204,7 +204,7 @@ def test_compound_questions_are_split(question: str, parts: list[str]) -> None:
      ("Which ministry signed the memorandum with Germany in 2015?", False)],
 )  # fmt: skip
 def test_follow_up_detection(question: str, follow_up: bool) -> None:
-    from assistant.condense import is_follow_up
+    from assistant.answer.condense import is_follow_up
 
     assert is_follow_up(question) is follow_up
 
@@ -219,7 +219,7 @@ def test_follow_up_detection(question: str, follow_up: bool) -> None:
     ],
 )  # fmt: skip
 def test_focus(question: str, focus: tuple[str, ...]) -> None:
-    from assistant.question import focus as focus_of
+    from assistant.answer.question import focus as focus_of
 
     assert focus_of(question) == focus
 
@@ -227,8 +227,8 @@ def test_focus(question: str, focus: tuple[str, ...]) -> None:
 def test_a_typed_slot_is_filled_by_its_type() -> None:
     """ "Which three agencies" wants organisation names; "which company" is filled by "... Group,
     Inc." (NAME_KIN), a list answer by names."""
-    from assistant.evidence import filler_type
-    from assistant.question import analyse
+    from assistant.answer.evidence import filler_type
+    from assistant.answer.question import analyse
 
     assert filler_type(analyse("Which three agencies signed the accord?")) == "organisation"
     assert filler_type(analyse("How many ferries were ordered?")) == "number"
@@ -245,6 +245,6 @@ def test_a_typed_slot_is_filled_by_its_type() -> None:
     ],
 )  # fmt: skip
 def test_counted_not_named(question: str, text: str, counted: bool) -> None:
-    from assistant.evidence import counted_not_named
+    from assistant.answer.evidence import counted_not_named
 
     assert counted_not_named(analyse(question), text) is counted

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.answer.prompts import PromptError, PromptLibrary, parse_prompt
 from assistant.offline import TIKTOKEN_URL, go_offline, tiktoken_cache_path
-from assistant.prompts import PromptError, PromptLibrary, parse_prompt
 from assistant.settings import Settings
 
 
@@ -86,9 +86,9 @@ def test_importing_the_pipeline_does_no_work() -> None:
     import sys
 
     code = (
-        "import sys, assistant, assistant.question, assistant.evidence, assistant.compose, "
-        "assistant.extractive, assistant.tables, assistant.outline, assistant.chunk, "
-        "assistant.load, assistant.index, assistant.retrieve; "
+        "import sys, assistant, assistant.answer.question, assistant.answer.evidence, assistant.answer.compose, "
+        "assistant.answer.extractive, assistant.ingest.tables, assistant.ingest.outline, assistant.ingest.chunk, "
+        "assistant.ingest.load, assistant.search.index, assistant.search.retrieve; "
         "print(sorted(m for m in ('Stemmer', 'torch', 'sentence_transformers', 'chromadb', "
         "'tiktoken', 'sklearn') if m in sys.modules))"
     )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.load import load_corpus
-from assistant.tables import find_tables, render_row
+from assistant.ingest.load import load_corpus
+from assistant.ingest.tables import find_tables, render_row
 
 # A page break put the caption between rows; "Public" / "transport" is one wrapped category;
 # the first row's category is the merged cell shown in the row below it.

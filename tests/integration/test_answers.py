@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from assistant import Assistant
-from assistant.answer import ungrounded_figures
-from assistant.evaluate import first_sentence, tied_figures
+from assistant.answer.validate import ungrounded_figures
+from assistant.evals.scoring import first_sentence, tied_figures
 from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from assistant import Assistant
-from assistant.evaluate import by_kind, check_gate, load_cases, run_cases, summarize
+from assistant.evals.scoring import by_kind, check_gate, load_cases, run_cases, summarize
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from assistant import Assistant
+from assistant.search.store import ChromaStore
 from assistant.settings import Settings
-from assistant.store import ChromaStore
 from tests.conftest import ROOT
 from tests.integration.test_service import chroma_env, free_port  # noqa: F401  (a fixture)
 
@@ -30,7 +30,7 @@ def serve(real_bot: Assistant, real_settings: Settings) -> Iterator[tuple[subpro
     port = free_port()
     env = dict(os.environ, ASSISTANT_CORPUS_DIR=str(real_settings.corpus_dir),
                ASSISTANT_INDEX_DIR=str(real_settings.index_dir), ASSISTANT_CACHE_DIR=str(real_settings.cache_dir))  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "assistant.surfaces.cli", "serve", "--port", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         yield process, f"http://127.0.0.1:{port}"
@@ -114,7 +114,7 @@ def test_index_runs_against_a_chroma_server_take_turns(chroma_env: dict[str, str
                         index_lease_seconds=10)  # fmt: skip
 
     def index(**extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "assistant.cli", "index"], env=chroma_env | extra,
+        return subprocess.run([sys.executable, "-m", "assistant.surfaces.cli", "index"], env=chroma_env | extra,
                               capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
 
     with ChromaStore(settings).index_lock():  # a run in progress, holding the lease

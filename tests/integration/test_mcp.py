@@ -40,7 +40,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     env.update(ASSISTANT_CORPUS_DIR=str(CORPUS), ASSISTANT_INDEX_DIR=str(tmp / "index"),
                ASSISTANT_CACHE_DIR=str(tmp / "cache"), ASSISTANT_DATA_DIR=str(tmp / "data"))  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "assistant.cli", "index"], env=env, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "assistant.surfaces.cli", "index"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=900)  # fmt: skip
     assert done.returncode == 0, done.stderr
     return env
@@ -53,7 +53,7 @@ def served(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Ite
     log = tmp_path_factory.mktemp("serve") / "stderr.txt"
     with log.open("w") as errors:
         process = subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "assistant.surfaces.cli", "serve", "--port", str(port)],
             env=env | {"ASSISTANT_API_TOKEN": TOKEN}, cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=errors,
         )  # fmt: skip
@@ -144,7 +144,7 @@ async def exercise(session: Any) -> None:
 def test_stdio_server_through_the_sdk_client(env: dict[str, str], tmp_path: Path) -> None:
     from mcp import ClientSession, StdioServerParameters, stdio_client
 
-    params = StdioServerParameters(command=sys.executable, args=["-m", "assistant.cli", "mcp"],
+    params = StdioServerParameters(command=sys.executable, args=["-m", "assistant.surfaces.cli", "mcp"],
                                    env=env, cwd=ROOT)  # fmt: skip
     faults: list[Exception] = []
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant.chunk import ChunkingConfig, chunk_document
-from assistant.embed import MiniLMEmbeddings
-from assistant.load import load_corpus
+from assistant.ingest.chunk import ChunkingConfig, chunk_document
+from assistant.ingest.load import load_corpus
 from assistant.offline import go_offline
+from assistant.search.embed import MiniLMEmbeddings
+from assistant.search.store import ChromaStore
 from assistant.settings import Settings
-from assistant.store import ChromaStore
 from assistant.testing import free_port, wait_for
 from tests.conftest import CORPUS, ROOT
 
@@ -129,7 +129,7 @@ def _env(settings: Settings) -> dict[str, str]:
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "assistant.cli", *args]
+    return [sys.executable, "-m", "assistant.surfaces.cli", *args]
 
 
 def test_killing_an_index_run_leaves_the_previous_index_usable(

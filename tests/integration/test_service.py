@@ -33,7 +33,7 @@ def chroma_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
                    ASSISTANT_CHROMA_PORT=str(port), ASSISTANT_CORPUS_DIR=str(CORPUS),
                    ASSISTANT_INDEX_DIR=str(tmp / "unused-local-index"),
                    ASSISTANT_CACHE_DIR=str(tmp / "cache"))  # fmt: skip
-        done = subprocess.run([sys.executable, "-m", "assistant.cli", "index"], env=env,
+        done = subprocess.run([sys.executable, "-m", "assistant.surfaces.cli", "index"], env=env,
                               capture_output=True, text=True, timeout=900)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert "Index updated" in done.stderr
@@ -53,7 +53,7 @@ def replicas(chroma_env: dict[str, str]) -> Iterator[list[str]]:
         for _ in range(2):
             port = free_port()
             processes.append(subprocess.Popen(
-                [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--no-ui"],
+                [sys.executable, "-m", "assistant.surfaces.cli", "serve", "--port", str(port), "--no-ui"],
                 env=chroma_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
             urls.append(f"http://127.0.0.1:{port}")
         for url, process in zip(urls, processes, strict=True):

@@ -62,7 +62,7 @@ def _chat_server(corpus: Path, index: Path, cache: Path, data: Path) -> Iterator
     port = free_port()
     env = dict(os.environ, ASSISTANT_CORPUS_DIR=str(corpus), ASSISTANT_INDEX_DIR=str(index),
                ASSISTANT_CACHE_DIR=str(cache), ASSISTANT_DATA_DIR=str(data))  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "chat", "--port", str(port)], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "assistant.surfaces.cli", "chat", "--port", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         wait_for(f"http://127.0.0.1:{port}/", process)

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
     from starlette.types import Receive, Scope, Send
 
-    from assistant.answer import Citation
+    from assistant.answer.validate import Citation
     from assistant.assistant import Assistant
-    from assistant.retrieve import Filters
+    from assistant.search.retrieve import Filters
 
 MCP_PATH = "/mcp"
 WARM_QUESTION = "What is the target for 2025?"
@@ -263,8 +263,8 @@ class Tools:
         from mcp.server.mcpserver.exceptions import ToolError
 
         from assistant.assistant import InvalidQuestion
-        from assistant.retrieve import IndexMissing
-        from assistant.store import is_store_failure
+        from assistant.search.retrieve import IndexMissing
+        from assistant.search.store import is_store_failure
 
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.bot.settings.api_workers)
@@ -282,7 +282,7 @@ class Tools:
         from mcp.server.mcpserver.exceptions import ToolError
         from pydantic import ValidationError
 
-        from assistant.retrieve import Filters
+        from assistant.search.retrieve import Filters
 
         try:
             filters = Filters(sources=tuple(sources or ()), date_from=date_from, date_to=date_to)

@@ -39,7 +39,7 @@ PAGE = 2000
 BUSY = "another index run is in progress"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
-log = logging.getLogger("assistant.store")
+log = logging.getLogger("assistant.search.store")
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,8 @@ class IndexVersion:
         data = json.loads(raw)
         known = {f.name for f in fields(DocumentInfo)}
         data["documents"] = tuple(
-            DocumentInfo(**{k: v for k, v in d.items() if k in known}) for d in data.get("documents", [])
+            DocumentInfo(**{k: v for k, v in d.items() if k in known})
+            for d in data.get("documents", [])
         )
         return cls(**{k: v for k, v in data.items() if k in {f.name for f in fields(cls)}})
 

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 
-from assistant.answer import Draft
+from assistant.answer.validate import Draft
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from langchain_core.language_models import BaseChatModel
 
-    from assistant.condense import Message
-    from assistant.prompts import PromptLibrary
+    from assistant.answer.condense import Message
+    from assistant.answer.prompts import PromptLibrary
 
 NOT_FOUND = "NOT_FOUND"
 
@@ -48,8 +48,8 @@ class LLMAnswerer:
 
     def condense(self, question: str, history: Sequence[Message]) -> str:
         """The model rewrites a follow-up; the rewrite is bounded like any question."""
+        from assistant.answer.condense import condense_with_model
         from assistant.assistant import MAX_QUESTION_CHARS
-        from assistant.condense import condense_with_model
 
         return condense_with_model(question, history, self.model, self.prompts)[:MAX_QUESTION_CHARS]
 

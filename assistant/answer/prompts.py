@@ -24,7 +24,7 @@ class PromptError(ValueError):
 
 def default_prompts_dir() -> Path:
     """The repo's prompts/ in a checkout; the installed copy after a non-editable install."""
-    checkout = Path(__file__).resolve().parent.parent / "prompts"
+    checkout = Path(__file__).resolve().parents[2] / "prompts"
     installed = Path(sys.prefix) / "share" / "assistant" / "prompts"
     return checkout if checkout.is_dir() or not installed.is_dir() else installed
 

@@ -24,8 +24,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from assistant.answer import Answer, Citation
-from assistant.load import LoadError, load_file
+from assistant.answer.validate import Answer, Citation
+from assistant.ingest.load import LoadError, load_file
 
 HIGHLIGHT_ID = "assistant-highlight"
 _MARKER = re.compile(r"\[(\d{1,3})\]")

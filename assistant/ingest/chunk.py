@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from assistant.load import SourceDocument
-from assistant.outline import OutlineBuilder, OutlineList, render_list
-from assistant.tables import Row, Table, find_tables, raw_lines, render_row, row_record
+from assistant.ingest.load import SourceDocument
+from assistant.ingest.outline import OutlineBuilder, OutlineList, render_list
+from assistant.ingest.tables import Row, Table, find_tables, raw_lines, render_row, row_record
 from assistant.text import Span, split_sentences, strip_superscripts
 
 TokenCounter = Callable[[str], int]

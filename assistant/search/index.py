@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from assistant.chunk import Chunk, ChunkingConfig, chunk_document
-from assistant.load import LoadResult, SkippedFile, SourceDocument, load_corpus
-from assistant.store import ChromaStore, DocumentInfo, IndexLock, IndexVersion
+from assistant.ingest.chunk import Chunk, ChunkingConfig, chunk_document
+from assistant.ingest.load import LoadResult, SkippedFile, SourceDocument, load_corpus
+from assistant.search.store import ChromaStore, DocumentInfo, IndexLock, IndexVersion
 
 if TYPE_CHECKING:
-    from assistant.embed import TokenAwareEmbeddings
+    from assistant.search.embed import TokenAwareEmbeddings
     from assistant.settings import Settings
 
 Progress = Callable[[int, int], None]

@@ -20,13 +20,13 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from assistant.question import MONTHS, asked_years, question_terms
+from assistant.answer.question import MONTHS, asked_years, question_terms
 from assistant.text import terms
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from assistant.prompts import PromptLibrary
+    from assistant.answer.prompts import PromptLibrary
 
 Message = dict[str, str]
 

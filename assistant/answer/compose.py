@@ -19,10 +19,10 @@ from typing import Any
 
 from langchain_core.documents import Document
 
-from assistant.answer import passage_span
-from assistant.evidence import Unit, has_filler, record
-from assistant.outline import count_word
-from assistant.question import Ask
+from assistant.answer.evidence import Unit, has_filler, record
+from assistant.answer.question import Ask
+from assistant.answer.validate import passage_span
+from assistant.ingest.outline import count_word
 from assistant.text import Span, strip_superscripts, terms
 
 LONG_SENTENCE_WORDS = 36

@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant import evaluate as ev
-from assistant.report import write_report
+from assistant.evals import scoring as ev
+from assistant.evals.report import write_report
 
 if TYPE_CHECKING:
     from assistant.assistant import Assistant

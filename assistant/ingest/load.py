@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-log = logging.getLogger("assistant.load")
+log = logging.getLogger("assistant.ingest.load")
 
 METADATA_FILE = "metadata.toml"
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from assistant.assistant import Assistant
-    from assistant.index import IndexReport
-    from assistant.retrieve import Filters
+    from assistant.search.index import IndexReport
+    from assistant.search.retrieve import Filters
 
 app = typer.Typer(
     name="assistant",
@@ -75,7 +75,7 @@ def _setup(config: Path | None) -> None:
 def _loader_warnings() -> Iterator[list[logging.LogRecord]]:
     """Hold back the loader's warnings during an index run: the summary lists each skipped
     file once. Warnings about anything else are shown after it (or if the run fails)."""
-    logger = logging.getLogger("assistant.load")
+    logger = logging.getLogger("assistant.ingest.load")
     held: list[logging.LogRecord] = []
 
     class Hold(logging.Handler):
@@ -157,7 +157,7 @@ def _build_or_wait(bot: Assistant) -> None:
     on an empty Chroma server), wait for that run instead of failing."""
     import time
 
-    from assistant.store import IndexBusy
+    from assistant.search.store import IndexBusy
 
     told = False
     while True:
@@ -178,8 +178,8 @@ def _open(config: Path | None, build: bool = True) -> Assistant:
     from pydantic import ValidationError
 
     from assistant.assistant import Assistant
+    from assistant.search.store import StoreUnavailable
     from assistant.settings import Settings
-    from assistant.store import StoreUnavailable
 
     try:
         bot = Assistant(Settings.load(config), build_if_missing=False)
@@ -201,7 +201,7 @@ def _filters(
 ) -> Filters | None:
     from pydantic import ValidationError
 
-    from assistant.retrieve import Filters
+    from assistant.search.retrieve import Filters
 
     try:
         filters = Filters(sources=tuple(sources or ()), date_from=date_from, date_to=date_to)
@@ -254,7 +254,7 @@ def ask(
     Example:  assistant ask "What is the broadband penetration target for 2025?" --json
     """
     from assistant.assistant import InvalidQuestion
-    from assistant.render import answer_text
+    from assistant.surfaces.render import answer_text
 
     turns = _history(history) if history else []
     filters = _filters(source, date_from, date_to)
@@ -315,7 +315,7 @@ def chat(
     Example:  assistant chat --port 7860     then open http://127.0.0.1:7860
     """
     bot = _open(config)
-    from assistant.ui import build_app, ui_assets
+    from assistant.surfaces.ui import build_app, ui_assets
 
     typer.echo(f"Chat UI on http://{host}:{port}  ({bot.describe()})")
     build_app(bot).queue(default_concurrency_limit=4).launch(
@@ -350,7 +350,7 @@ def serve(
     bot = _open(config)
     import uvicorn
 
-    from assistant.api import create_app
+    from assistant.surfaces.api.app import create_app
 
     typer.echo(f"Serving on http://{host}:{port}  (API docs: /docs; {bot.describe()})")
     # Open streams (a browser tab's heartbeat, a streamed answer) would hold a plain graceful
@@ -371,7 +371,7 @@ def mcp(config: ConfigOption = None) -> None:
 
     with redirect_stdout(sys.stderr):  # an index build's output must not reach the client
         bot = _open(config)
-    from assistant.mcp_server import run_stdio
+    from assistant.surfaces.mcp_server import run_stdio
 
     run_stdio(bot)
 
@@ -403,51 +403,23 @@ def eval_(
 
     Example:  assistant eval --split test --compare dense --compare bm25 --compare chunk-220
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.table import Table
-
-    from assistant.eval_run import EvalError, run_eval
-    from assistant.report import SUMMARY_COLUMNS, cell
+    from assistant.evals.runner import EvalError, run_eval
 
     _setup(config)
     from assistant.settings import Settings
 
-    console = Console(stderr=True)
-    bars: list[Progress] = []
-
-    def track(name: str, total: int) -> Callable[[int], None]:
-        for bar in bars:
-            bar.stop()
-        bar = Progress(TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(), console=console)
-        bars.append(bar)
-        task = bar.add_task(name, total=total)
-        bar.start()
-        return lambda done: bar.update(task, completed=done)
-
     base = Settings.load(config, **({"answerer": answerer} if answerer else {}))
+    bars = _Bars()
     try:
         run = run_eval(base, cases, split, k=k, compare=compare, out=out, gate=gate,
-                       faithfulness=faithfulness, track=track, index=_progress_index)  # fmt: skip
+                       faithfulness=faithfulness, track=bars.track, index=_progress_index)  # fmt: skip
     except EvalError as exc:
         _fail(str(exc), code=2)
     finally:
-        for bar in bars:
-            bar.stop()
-
-    def show(title: str, rows: dict[str, dict[str, float]]) -> None:
-        grid = Table(title=title)
-        grid.add_column("")
-        grid.add_column("cases", justify="right")
-        for _, heading in SUMMARY_COLUMNS:
-            grid.add_column(heading, justify="right")
-        for name, row in rows.items():
-            grid.add_row(name, str(int(row["cases"])), *(cell(key, row) for key, _ in SUMMARY_COLUMNS))
-        Console(width=200).print(grid)
-
-    show(f"{split} split", {"all": run.comparison["default"]} | run.by_kind)
+        bars.stop()
+    _show_table(f"{split} split", {"all": run.comparison["default"]} | run.by_kind)
     if compare:
-        show("configurations", run.comparison)
+        _show_table("configurations", run.comparison)
     typer.echo(f"Report: {run.report}")
     for line in run.gate_failures:
         typer.secho(f"gate: {line}", fg="red", err=True)
@@ -455,6 +427,45 @@ def eval_(
         raise typer.Exit(1)
     if gate is not None:
         typer.secho("gate: all thresholds met", fg="green", err=True)
+
+
+class _Bars:
+    """One progress bar per eval configuration, on stderr."""
+
+    def __init__(self) -> None:
+        self.bars: list[Any] = []
+
+    def track(self, name: str, total: int) -> Callable[[int], None]:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.stop()
+        bar = Progress(TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(),
+                       console=Console(stderr=True))  # fmt: skip
+        self.bars.append(bar)
+        task = bar.add_task(name, total=total)
+        bar.start()
+        return lambda done: bar.update(task, completed=done)
+
+    def stop(self) -> None:
+        for bar in self.bars:
+            bar.stop()
+
+
+def _show_table(title: str, rows: dict[str, dict[str, float]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from assistant.evals.report import SUMMARY_COLUMNS, cell
+
+    grid = Table(title=title)
+    grid.add_column("")
+    grid.add_column("cases", justify="right")
+    for _, heading in SUMMARY_COLUMNS:
+        grid.add_column(heading, justify="right")
+    for name, row in rows.items():
+        grid.add_row(name, str(int(row["cases"])), *(cell(key, row) for key, _ in SUMMARY_COLUMNS))
+    Console(width=200).print(grid)
 
 
 @app.command()
@@ -465,7 +476,7 @@ def status(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """
     from dataclasses import asdict
 
-    from assistant.retrieve import IndexMissing
+    from assistant.search.retrieve import IndexMissing
 
     bot = _open(config, build=False)
     try:
@@ -483,7 +494,7 @@ def status(as_json: JsonOption = False, config: ConfigOption = None) -> None:
 
 def _one_line(exc: BaseException) -> str:
     """What went wrong, in one line: the store's address when it cannot be reached."""
-    from assistant.store import IndexBusy, StoreUnavailable, is_store_failure
+    from assistant.search.store import IndexBusy, StoreUnavailable, is_store_failure
 
     text = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, StoreUnavailable | IndexBusy):

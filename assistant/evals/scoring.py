@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.answer import FIGURE, Answer, figures, ungrounded_figures
+from assistant.answer.validate import FIGURE, Answer, figures, ungrounded_figures
 
 KINDS = ("number", "table", "name", "date", "list", "definition", "paraphrase", "multi_doc",
          "follow_up", "unanswerable")  # fmt: skip

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from assistant.evaluate import CaseResult, by_kind, summarize
+from assistant.evals.scoring import CaseResult, by_kind, summarize
 
 SUMMARY_COLUMNS = (
     ("answer_accuracy", "answer acc."),

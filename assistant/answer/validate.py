@@ -21,7 +21,7 @@ from langchain_core.documents import Document
 from assistant.text import Span, split_sentences, terms
 
 if TYPE_CHECKING:
-    from assistant.condense import Message
+    from assistant.answer.condense import Message
 
 ABSTAIN_MESSAGE = (
     "Not found in the documents: none of the indexed passages answers this question. "

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.documents import Document
 
-from assistant import compose, evidence
-from assistant.answer import Draft
+from assistant.answer import compose, evidence
+from assistant.answer.condense import Message, condense, decompose
+from assistant.answer.evidence import Idf, Unit, Weights
+from assistant.answer.question import Ask, analyse
+from assistant.answer.validate import Draft
 from assistant.cache import LRUCache
-from assistant.condense import Message, condense, decompose
-from assistant.evidence import Idf, Unit, Weights
-from assistant.question import Ask, analyse
 from assistant.text import terms
 
 EmbedMany = Callable[[list[str]], list[list[float]]]

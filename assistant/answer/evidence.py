@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from langchain_core.documents import Document
 
-from assistant.answer import passage_span
-from assistant.question import MONTHS, Ask
+from assistant.answer.question import MONTHS, Ask
+from assistant.answer.validate import passage_span
 from assistant.text import Span, split_sentences, strip_superscripts, terms
 
 Idf = Callable[[str], float]

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr  # this module is imported only when a UI is started
 from pydantic import ValidationError
 
-from assistant import chatview
 from assistant.assistant import InvalidQuestion
 from assistant.documents import DocumentManager, Job, Metadata, Upload, UploadRejected
-from assistant.retrieve import Filters, IndexMissing
+from assistant.search.retrieve import Filters, IndexMissing
+from assistant.surfaces import chatview
 
 if TYPE_CHECKING:
     from assistant.assistant import Assistant

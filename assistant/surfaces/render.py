@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.answer import Answer, Citation
+from assistant.answer.validate import Answer, Citation
 
 
 def _source_line(c: Citation) -> str:

@@ -22,14 +22,14 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from assistant.cache import LRUCache
-from assistant.index import date_range
+from assistant.search.index import date_range
 from assistant.text import terms
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
+    from assistant.search.store import ChromaStore, IndexVersion
     from assistant.settings import Settings
-    from assistant.store import ChromaStore, IndexVersion
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -169,7 +169,10 @@ class SearchIndex:
         version = self.version()
         with self._lock:
             if self._keyword is None or self._keyword.version != version.collection:
-                records = list(self.store.records(version.collection))
+                # In document order, whatever order the collection was written in (a fresh and
+                # an incremental build then rank ties alike).
+                records = sorted(self.store.records(version.collection),
+                                 key=lambda r: (r["metadata"].get("source", ""), int(r["metadata"].get("start", 0)), r["id"]))  # fmt: skip
                 self._keyword = KeywordIndex.build(version.collection, records)
             return self._keyword
 
@@ -214,7 +217,8 @@ class SearchIndex:
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (
                     self.settings.rrf_k + rank + 1
                 )
-        top = sorted(fused, key=lambda cid: -fused[cid])[:k]
+        index = self.keyword()
+        top = sorted(fused, key=lambda cid: (-fused[cid], index.position[cid]))[:k]  # ties: document order
         dense_scores = dict(dense)
         missing = [cid for cid in top if cid not in dense_scores]
         if missing:
@@ -223,7 +227,6 @@ class SearchIndex:
             for cid, vector in stored.items():
                 dense_scores[cid] = float(np.dot(query_vector, np.asarray(vector)))
         bm25_scores = dict(keyword)
-        index = self.keyword()
         out = []
         for rank, cid in enumerate(top):
             i = index.position[cid]
