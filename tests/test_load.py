@@ -130,3 +130,15 @@ def test_symlinks_and_paths_outside_the_corpus_are_skipped(tmp_path: Path) -> No
     reasons = {s.source: s.reason for s in result.skipped}
     assert "symbolic link" in reasons["passwd-link.txt"]
     assert all("root:x" not in d.text for d in result.documents)
+
+
+def test_example_questions_are_corpus_data(tmp_path: Path) -> None:
+    """The chat's examples come from corpus/metadata.toml; the top-level list is not a file."""
+    from assistant.ingest.load import read_examples, read_metadata
+
+    (tmp_path / "metadata.toml").write_text(
+        'examples = ["How deep is the channel?", " "]\n\n["a.txt"]\ntitle = "A"\n', encoding="utf-8"
+    )
+    assert read_examples(tmp_path) == ["How deep is the channel?"]
+    assert read_metadata(tmp_path) == {"a.txt": {"title": "A"}}
+    assert read_examples(tmp_path / "none") == []

@@ -156,8 +156,19 @@ def read_metadata(corpus_dir: Path) -> dict[str, dict[str, str]]:
         with path.open("rb") as handle:
             raw = tomllib.load(handle)
         for name, entry in raw.items():
-            found[f"{prefix}{name}"] = {k: str(v) for k, v in entry.items()}
+            if isinstance(entry, dict):  # a table per file; top-level keys are not files
+                found[f"{prefix}{name}"] = {k: str(v) for k, v in entry.items()}
     return found
+
+
+def read_examples(corpus_dir: Path) -> list[str]:
+    """The example questions of corpus/metadata.toml (`examples = [...]`), for the chat."""
+    path = corpus_dir / METADATA_FILE
+    if not path.is_file():
+        return []
+    with path.open("rb") as handle:
+        examples = tomllib.load(handle).get("examples", [])
+    return [str(q) for q in examples if isinstance(q, str) and q.strip()]
 
 
 def load_file(path: Path, source: str, meta: dict[str, str]) -> SourceDocument:

@@ -23,18 +23,13 @@ from pydantic import ValidationError
 
 from assistant.assistant import InvalidQuestion
 from assistant.documents import DocumentManager, Job, Metadata, Upload, UploadRejected
+from assistant.ingest.load import read_examples
 from assistant.search.retrieve import Filters, IndexMissing
 from assistant.surfaces import chatview
 
 if TYPE_CHECKING:
     from assistant.assistant import Assistant
 
-EXAMPLES = [
-    "What is the broadband penetration target for 2025?",
-    "What are the targets of the smart manufacturing projects in Box 2?",
-    "How many provincial manufacturing innovation centres have been built?",
-    "Which cities were approved as Made in China 2025 pilot cities?",
-]
 STREAM_DELAY = 0.02  # seconds between streamed pieces, so the answer visibly streams
 JOB_POLL = 0.3  # seconds between looks at a running upload or removal
 UPLOAD_TYPES = (".txt", ".md", ".html", ".pdf", ".docx")  # DocumentManager checks them; shown only
@@ -346,7 +341,7 @@ def build_app(bot: Assistant, documents: DocumentManager | None = None) -> gr.Bl
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(
                         elem_id="chat", height=560, label="Conversation",
-                        examples=[{"text": q} for q in EXAMPLES],
+                        examples=[{"text": q} for q in read_examples(bot.settings.corpus_dir)] or None,
                         placeholder="Ask a question about the documents, or pick an example.",
                         feedback_options=("Like", "Dislike"),
                         render_markdown=False, latex_delimiters=[], sanitize_html=True,
