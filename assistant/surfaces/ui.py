@@ -128,194 +128,7 @@ def build_app(bot: Assistant, documents: DocumentManager | None = None) -> gr.Bl
     """The chat, the Documents tab and the kept conversations. Pass `documents` to share one
     DocumentManager with the REST API (its jobs run one at a time per manager)."""
     manager = documents or DocumentManager(bot)
-    exports = _Exports()
-
-    def filter_choices(docs: list[dict[str, Any]]) -> list[tuple[str, str]]:
-        return [(f"{d['short_title']} ({d['date']})", d["source"]) for d in docs]
-
-    def plain_history(answers: list[dict[str, Any]]) -> list[dict[str, str]]:
-        turns: list[dict[str, str]] = []
-        for a in answers:
-            turns += [
-                {"role": "user", "content": a["asked"]},
-                {"role": "assistant", "content": a["text"]},
-            ]
-        return turns
-
-    # -- the chat -------------------------------------------------------------------------
-
-    def respond(message: str, history: list[dict[str, Any]], answers: list[dict[str, Any]],
-                sources: list[str], date_from: str, date_to: str):  # fmt: skip
-        history = [*history, {"role": "user", "content": chatview.question_html(message)}]
-        try:
-            filters = Filters(
-                sources=tuple(sources or ()), date_from=date_from or None, date_to=date_to or None
-            )
-            answer = bot.ask(
-                message, history=plain_history(answers), filters=filters if filters.active else None
-            )
-        except InvalidQuestion as exc:
-            note = chatview.text_html(f"⚠ {exc}")
-            yield [*history, {"role": "assistant", "content": note}], answers, ""
-            return
-        except ValidationError as exc:
-            problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
-            note = chatview.text_html(f"⚠ Filter: {problem}")
-            yield [*history, {"role": "assistant", "content": note}], answers, message
-            return
-        except IndexMissing:
-            note = "⚠ The index is being built right now; please ask again in a moment."
-            yield [*history, {"role": "assistant", "content": note}], answers, message
-            return
-        record = chatview.answer_state(answer, message) | {"message_index": len(history)}
-        answers = [*answers, record]
-        history = [*history, {"role": "assistant", "content": ""}]
-        for piece in chatview.streamed(answer, len(answers) - 1, question=message):
-            history[-1] = {"role": "assistant", "content": piece}
-            yield history, answers, ""
-            time.sleep(STREAM_DELAY)
-
-    def open_source(key: str, answers: list[dict[str, Any]]) -> str:
-        citation = chatview.find_citation(answers, key)
-        if citation is None:
-            return "<div class='viewer-error'>That source is not part of this conversation.</div>"
-        try:
-            return chatview.viewer_html(
-                citation, chatview.document_text(bot.settings.corpus_dir, citation.source)
-            )
-        except (OSError, chatview.LoadError) as exc:
-            problem = chatview.text_html(f"Cannot open {citation.source}: {exc}")
-            return f"<div class='viewer-error'>{problem}</div>"
-
-    def pick_example(event: gr.SelectData) -> str:
-        return str(event.value["text"])
-
-    def rate(data: gr.LikeData, answers: list[dict[str, Any]], comment: str) -> tuple[str, str]:
-        record = next((a for a in answers if a["message_index"] == data.index), None)
-        if record is None:
-            return "Only answers can be rated.", comment
-        rating = "up" if data.liked is True else "down" if data.liked is False else str(data.liked)
-        path = bot.settings.data_dir / "feedback.jsonl"
-        chatview.append_feedback(
-            path, chatview.feedback_record(record["asked"], record, rating, comment)
-        )
-        return f"Thanks: your {'like' if rating == 'up' else 'dislike'} was saved.", ""
-
-    # -- kept conversations (in the browser) ----------------------------------------------
-
-    def chat_list(kept: list[dict[str, Any]], selected: str | None) -> Any:
-        return gr.Radio(choices=[(c["title"], c["id"]) for c in kept], value=selected)
-
-    def export_button(conversation_id: str | None, answers: list[dict[str, Any]]) -> Any:
-        if not conversation_id or not answers:
-            return gr.DownloadButton(value=None, interactive=False)
-        return gr.DownloadButton(value=exports.write(conversation_id, answers), interactive=True)
-
-    def save_chat(conversation_id: str | None, answers: list[dict[str, Any]], saved: Any):
-        """Put the open conversation first in the browser's list, within the bounds."""
-        if not answers:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        conversation_id = conversation_id or uuid.uuid4().hex[:16]
-        others = [c for c in chatview.stored_conversations(saved) if c["id"] != conversation_id]
-        kept = chatview.keep_conversations(
-            [chatview.conversation(conversation_id, answers), *others]
-        )
-        return (conversation_id, kept, chat_list(kept, conversation_id),
-                export_button(conversation_id, answers))  # fmt: skip
-
-    def list_chats(saved: Any) -> Any:
-        return chat_list(chatview.stored_conversations(saved), None)
-
-    def open_chat(selected: str | None, saved: Any):
-        """Bring a kept conversation back: its chat, citations and source viewer work again."""
-        found = next((c for c in chatview.stored_conversations(saved) if c["id"] == selected), None)
-        if found is None:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        answers = chatview.restore_answers(found["answers"])
-        return (chatview.conversation_messages(answers), answers, found["id"],
-                export_button(found["id"], answers), VIEWER_EMPTY)  # fmt: skip
-
-    def new_chat():
-        return ([], [], None, "", VIEWER_EMPTY, gr.Radio(value=None),
-                gr.DownloadButton(value=None, interactive=False))  # fmt: skip
-
-    def delete_chat(conversation_id: str | None, saved: Any):
-        """Forget the open conversation in this browser, then start a new one."""
-        kept = [c for c in chatview.stored_conversations(saved) if c["id"] != conversation_id]
-        exports.forget(conversation_id)
-        return ([], [], None, "", VIEWER_EMPTY, chat_list(kept, None),
-                gr.DownloadButton(value=None, interactive=False), kept)  # fmt: skip
-
-    # -- documents ------------------------------------------------------------------------
-
-    def document_views(selected: list[str] | None = None) -> tuple[Any, Any, Any, str]:
-        """The table, the removable list, the chat's filter and the status line, as the
-        index is now."""
-        docs = manager.documents()
-        choices = filter_choices(docs)
-        known = {source for _, source in choices}
-        removable = [(f"{d['title']} ({d['source']})", d["source"]) for d in docs if d["removable"]]
-        return (
-            chatview.document_rows(docs),
-            gr.Dropdown(choices=removable, value=None),
-            gr.Dropdown(choices=choices, value=[s for s in selected or [] if s in known]),
-            bot.describe(),
-        )
-
-    def follow(job: Job, selected: list[str] | None) -> Iterator[tuple[Any, ...]]:
-        """Progress while the job runs (questions are still answered meanwhile), then the
-        refreshed table and lists."""
-        shown = ""
-        while True:
-            current = manager.job(job.id)
-            if current is None:
-                yield (chatview.status_html("The job is no longer known.", "error"),
-                       *document_views(selected))  # fmt: skip
-                return
-            page = chatview.job_html(current.to_dict())
-            if current.state in ("done", "failed"):
-                yield (page, *document_views(selected))
-                return
-            if page != shown:
-                shown = page
-                yield page, gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            time.sleep(JOB_POLL)
-
-    def upload_documents(paths: list[str] | None, title: str, publisher: str, date: str,
-                         selected: list[str] | None):  # fmt: skip
-        unchanged = (gr.skip(),) * 8
-        if not paths:
-            yield chatview.status_html("Choose one or more files first.", "error"), *unchanged
-            return
-        uploads = [Upload(Path(p).name, Path(p).read_bytes()) for p in paths]
-        try:
-            job = manager.add(uploads, Metadata(title, publisher, date))
-        except UploadRejected as exc:
-            yield (
-                chatview.status_html(f"Not uploaded: {exc}. Nothing was changed.", "error"),
-                *unchanged,
-            )
-            return
-        cleared = (None, "", "", "")
-        for views in follow(job, selected):
-            yield *views, *cleared
-            cleared = (gr.skip(),) * 4
-
-    def remove_document(source: str | None, selected: list[str] | None):
-        if not source:
-            yield (
-                chatview.status_html("Pick an uploaded document to remove.", "error"),
-                *(gr.skip(),) * 4,
-            )
-            return
-        try:
-            job = manager.remove(source)
-        except UploadRejected as exc:
-            yield chatview.status_html(f"Not removed: {exc}", "error"), *(gr.skip(),) * 4
-            return
-        yield from follow(job, selected)
-
-    # -- layout ---------------------------------------------------------------------------
+    h = ChatHandlers(bot, manager)
 
     with gr.Blocks(title="Policy assistant", fill_height=True) as demo:
         answers = gr.State([])
@@ -359,7 +172,7 @@ def build_app(bot: Assistant, documents: DocumentManager | None = None) -> gr.Bl
                     notice = gr.Markdown(elem_id="notice")
                 with gr.Column(scale=2):
                     with gr.Accordion("Filters", open=False, elem_id="filters"):
-                        sources = gr.Dropdown(filter_choices(manager.documents()), multiselect=True,
+                        sources = gr.Dropdown(h.filter_choices(manager.documents()), multiselect=True,
                                               label="Only these documents", elem_id="filter-documents")  # fmt: skip
                         with gr.Row():
                             date_from = gr.Textbox(
@@ -404,32 +217,231 @@ def build_app(bot: Assistant, documents: DocumentManager | None = None) -> gr.Bl
         outputs = [chatbot, answers, box]
         saving = ([conversation_id, answers, saved],
                   [conversation_id, saved, conversations, export])  # fmt: skip
-        box.submit(respond, inputs, outputs, concurrency_limit=4).then(save_chat, *saving)
-        ask.click(respond, inputs, outputs, concurrency_limit=4).then(save_chat, *saving)
-        chatbot.example_select(pick_example, None, box).then(respond, inputs, outputs).then(
-            save_chat, *saving
+        box.submit(h.respond, inputs, outputs, concurrency_limit=4).then(h.save_chat, *saving)
+        ask.click(h.respond, inputs, outputs, concurrency_limit=4).then(h.save_chat, *saving)
+        chatbot.example_select(h.pick_example, None, box).then(h.respond, inputs, outputs).then(
+            h.save_chat, *saving
         )
         fresh = [chatbot, answers, conversation_id, box, viewer, conversations, export]
-        new.click(new_chat, None, fresh)
-        chatbot.clear(new_chat, None, fresh)  # the chat's own trash button: a new chat too
-        delete.click(delete_chat, [conversation_id, saved], [*fresh, saved])
-        conversations.input(open_chat, [conversations, saved],
+        new.click(h.new_chat, None, fresh)
+        chatbot.clear(h.new_chat, None, fresh)  # the chat's own trash button: a new chat too
+        delete.click(h.delete_chat, [conversation_id, saved], [*fresh, saved])
+        conversations.input(h.open_chat, [conversations, saved],
                             [chatbot, answers, conversation_id, export, viewer])  # fmt: skip
-        cite_open.click(open_source, [cite_key, answers], viewer).then(
+        cite_open.click(h.open_source, [cite_key, answers], viewer).then(
             None, None, None, js=SCROLL_TO_HIGHLIGHT
         )
-        chatbot.like(rate, [answers, comment], [notice, comment])
+        chatbot.like(h.rate, [answers, comment], [notice, comment])
 
         views = [table, removable, sources, status]
-        upload.click(upload_documents, [files, title, publisher, date, sources],
+        upload.click(h.upload_documents, [files, title, publisher, date, sources],
                      [documents_status, *views, files, title, publisher, date],
                      show_progress="hidden")  # fmt: skip
-        remove.click(remove_document, [removable, sources], [documents_status, *views],
+        remove.click(h.remove_document, [removable, sources], [documents_status, *views],
                      show_progress="hidden")  # fmt: skip
-        documents_tab.select(document_views, [sources], views, show_progress="hidden")
-        demo.load(list_chats, [saved], conversations)
-        demo.load(document_views, [sources], views)
+        documents_tab.select(h.document_views, [sources], views, show_progress="hidden")
+        demo.load(h.list_chats, [saved], conversations)
+        demo.load(h.document_views, [sources], views)
     return demo
+
+
+class ChatHandlers:
+    """What the chat, the kept conversations and the Documents tab do; `build_app` lays them
+    out and wires their events."""
+
+    def __init__(self, bot: Assistant, manager: DocumentManager) -> None:
+        self.bot, self.manager, self.exports = bot, manager, _Exports()
+
+    def filter_choices(self, docs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return [(f"{d['short_title']} ({d['date']})", d["source"]) for d in docs]
+
+    def plain_history(self, answers: list[dict[str, Any]]) -> list[dict[str, str]]:
+        turns: list[dict[str, str]] = []
+        for a in answers:
+            turns += [
+                {"role": "user", "content": a["asked"]},
+                {"role": "assistant", "content": a["text"]},
+            ]
+        return turns
+
+    # -- the chat -------------------------------------------------------------------------
+
+    def respond(self, message: str, history: list[dict[str, Any]], answers: list[dict[str, Any]],
+                sources: list[str], date_from: str, date_to: str):  # fmt: skip
+        history = [*history, {"role": "user", "content": chatview.question_html(message)}]
+        try:
+            filters = Filters(
+                sources=tuple(sources or ()), date_from=date_from or None, date_to=date_to or None
+            )
+            answer = self.bot.ask(
+                message,
+                history=self.plain_history(answers),
+                filters=filters if filters.active else None,
+            )
+        except InvalidQuestion as exc:
+            note = chatview.text_html(f"⚠ {exc}")
+            yield [*history, {"role": "assistant", "content": note}], answers, ""
+            return
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            note = chatview.text_html(f"⚠ Filter: {problem}")
+            yield [*history, {"role": "assistant", "content": note}], answers, message
+            return
+        except IndexMissing:
+            note = "⚠ The index is being built right now; please ask again in a moment."
+            yield [*history, {"role": "assistant", "content": note}], answers, message
+            return
+        record = chatview.answer_state(answer, message) | {"message_index": len(history)}
+        answers = [*answers, record]
+        history = [*history, {"role": "assistant", "content": ""}]
+        for piece in chatview.streamed(answer, len(answers) - 1, question=message):
+            history[-1] = {"role": "assistant", "content": piece}
+            yield history, answers, ""
+            time.sleep(STREAM_DELAY)
+
+    def open_source(self, key: str, answers: list[dict[str, Any]]) -> str:
+        citation = chatview.find_citation(answers, key)
+        if citation is None:
+            return "<div class='viewer-error'>That source is not part of this conversation.</div>"
+        try:
+            return chatview.viewer_html(
+                citation, chatview.document_text(self.bot.settings.corpus_dir, citation.source)
+            )
+        except (OSError, chatview.LoadError) as exc:
+            problem = chatview.text_html(f"Cannot open {citation.source}: {exc}")
+            return f"<div class='viewer-error'>{problem}</div>"
+
+    def pick_example(self, event: gr.SelectData) -> str:
+        return str(event.value["text"])
+
+    def rate(
+        self, data: gr.LikeData, answers: list[dict[str, Any]], comment: str
+    ) -> tuple[str, str]:
+        record = next((a for a in answers if a["message_index"] == data.index), None)
+        if record is None:
+            return "Only answers can be rated.", comment
+        rating = "up" if data.liked is True else "down" if data.liked is False else str(data.liked)
+        path = self.bot.settings.data_dir / "feedback.jsonl"
+        chatview.append_feedback(
+            path, chatview.feedback_record(record["asked"], record, rating, comment)
+        )
+        return f"Thanks: your {'like' if rating == 'up' else 'dislike'} was saved.", ""
+
+    # -- kept conversations (in the browser) ----------------------------------------------
+
+    def chat_list(self, kept: list[dict[str, Any]], selected: str | None) -> Any:
+        return gr.Radio(choices=[(c["title"], c["id"]) for c in kept], value=selected)
+
+    def export_button(self, conversation_id: str | None, answers: list[dict[str, Any]]) -> Any:
+        if not conversation_id or not answers:
+            return gr.DownloadButton(value=None, interactive=False)
+        return gr.DownloadButton(
+            value=self.exports.write(conversation_id, answers), interactive=True
+        )
+
+    def save_chat(self, conversation_id: str | None, answers: list[dict[str, Any]], saved: Any):
+        """Put the open conversation first in the browser's list, within the bounds."""
+        if not answers:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        conversation_id = conversation_id or uuid.uuid4().hex[:16]
+        others = [c for c in chatview.stored_conversations(saved) if c["id"] != conversation_id]
+        kept = chatview.keep_conversations(
+            [chatview.conversation(conversation_id, answers), *others]
+        )
+        return (conversation_id, kept, self.chat_list(kept, conversation_id),
+                self.export_button(conversation_id, answers))  # fmt: skip
+
+    def list_chats(self, saved: Any) -> Any:
+        return self.chat_list(chatview.stored_conversations(saved), None)
+
+    def open_chat(self, selected: str | None, saved: Any):
+        """Bring a kept conversation back: its chat, citations and source viewer work again."""
+        found = next((c for c in chatview.stored_conversations(saved) if c["id"] == selected), None)
+        if found is None:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        answers = chatview.restore_answers(found["answers"])
+        return (chatview.conversation_messages(answers), answers, found["id"],
+                self.export_button(found["id"], answers), VIEWER_EMPTY)  # fmt: skip
+
+    def new_chat(self):
+        return ([], [], None, "", VIEWER_EMPTY, gr.Radio(value=None),
+                gr.DownloadButton(value=None, interactive=False))  # fmt: skip
+
+    def delete_chat(self, conversation_id: str | None, saved: Any):
+        """Forget the open conversation in this browser, then start a new one."""
+        kept = [c for c in chatview.stored_conversations(saved) if c["id"] != conversation_id]
+        self.exports.forget(conversation_id)
+        return ([], [], None, "", VIEWER_EMPTY, self.chat_list(kept, None),
+                gr.DownloadButton(value=None, interactive=False), kept)  # fmt: skip
+
+    # -- documents ------------------------------------------------------------------------
+
+    def document_views(self, selected: list[str] | None = None) -> tuple[Any, Any, Any, str]:
+        """The table, the removable list, the chat's filter and the status line, as the
+        index is now."""
+        docs = self.manager.documents()
+        choices = self.filter_choices(docs)
+        known = {source for _, source in choices}
+        removable = [(f"{d['title']} ({d['source']})", d["source"]) for d in docs if d["removable"]]
+        return (
+            chatview.document_rows(docs),
+            gr.Dropdown(choices=removable, value=None),
+            gr.Dropdown(choices=choices, value=[s for s in selected or [] if s in known]),
+            self.bot.describe(),
+        )
+
+    def follow(self, job: Job, selected: list[str] | None) -> Iterator[tuple[Any, ...]]:
+        """Progress while the job runs (questions are still answered meanwhile), then the
+        refreshed table and lists."""
+        shown = ""
+        while True:
+            current = self.manager.job(job.id)
+            if current is None:
+                yield (chatview.status_html("The job is no longer known.", "error"),
+                       *self.document_views(selected))  # fmt: skip
+                return
+            page = chatview.job_html(current.to_dict())
+            if current.state in ("done", "failed"):
+                yield (page, *self.document_views(selected))
+                return
+            if page != shown:
+                shown = page
+                yield page, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            time.sleep(JOB_POLL)
+
+    def upload_documents(self, paths: list[str] | None, title: str, publisher: str, date: str,
+                         selected: list[str] | None):  # fmt: skip
+        unchanged = (gr.skip(),) * 8
+        if not paths:
+            yield chatview.status_html("Choose one or more files first.", "error"), *unchanged
+            return
+        uploads = [Upload(Path(p).name, Path(p).read_bytes()) for p in paths]
+        try:
+            job = self.manager.add(uploads, Metadata(title, publisher, date))
+        except UploadRejected as exc:
+            yield (
+                chatview.status_html(f"Not uploaded: {exc}. Nothing was changed.", "error"),
+                *unchanged,
+            )
+            return
+        cleared = (None, "", "", "")
+        for views in self.follow(job, selected):
+            yield *views, *cleared
+            cleared = (gr.skip(),) * 4
+
+    def remove_document(self, source: str | None, selected: list[str] | None):
+        if not source:
+            yield (
+                chatview.status_html("Pick an uploaded document to remove.", "error"),
+                *(gr.skip(),) * 4,
+            )
+            return
+        try:
+            job = self.manager.remove(source)
+        except UploadRejected as exc:
+            yield chatview.status_html(f"Not removed: {exc}", "error"), *(gr.skip(),) * 4
+            return
+        yield from self.follow(job, selected)
 
 
 class _Exports:
