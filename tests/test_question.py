@@ -248,32 +248,3 @@ def test_counted_not_named(question: str, text: str, counted: bool) -> None:
     from assistant.answer.evidence import counted_not_named
 
     assert counted_not_named(analyse(question), text) is counted
-
-
-@pytest.mark.parametrize(
-    ("question", "names"),
-    [
-        ("How deep will the Eastport north channel be dredged?", ("eastport",)),
-        ("What did the ministry report in March 2017?", ()),  # a month is no name
-        ("Which Dutch firms joined the Harbour Forum?", ("dutch", "harbour", "forum")),
-        ("Where is it?", ()),
-    ],
-)  # fmt: skip
-def test_names(question: str, names: tuple[str, ...]) -> None:
-    from assistant.answer.question import names as names_of
-
-    assert names_of(question) == names
-
-
-def test_an_unknown_name_counts_most_and_an_unknown_word_not_at_all() -> None:
-    """A word the corpus never uses is the asker's own (a paraphrase); a name it never uses
-    means the documents are about something else."""
-    from assistant.answer.evidence import UNKNOWN_NAME_WEIGHT, weighted_terms
-
-    known = {"deep": 2.0, "channel": 3.0, "dredg": 4.0}
-    weighted = weighted_terms(
-        analyse("How deep will the Eastport channel be dredged for ships?"),
-        lambda t: known.get(t, 0.0),
-    )
-    assert weighted["eastport"] == UNKNOWN_NAME_WEIGHT and weighted["channel"] == 3.0
-    assert weighted["ship"] == 0.0

@@ -83,7 +83,6 @@ FEATURES = (
     "focus_missing",
     "unknown_terms",
     "counted_not_named",
-    "unknown_names",
 )
 ABOUT_ROW = 0.5  # share of the question's weighted terms a table row's label must hold
 NAMED_TYPES = ("money", "date", "person", "place", "organisation")  # a number alone cannot fill
@@ -267,14 +266,8 @@ def coverage(weighted: dict[str, float], text: str) -> float:
     return sum(w for t, w in weighted.items() if t in present) / total
 
 
-UNKNOWN_NAME_WEIGHT = 6.0  # about the rarest term of a corpus of a few hundred chunks
-
-
 def weighted_terms(ask: Ask, idf: Idf) -> dict[str, float]:
-    """How much each term of the question counts: its rarity. A word the corpus never uses
-    counts for nothing (a paraphrase), unless it is a name, which then counts most."""
-    names = set(ask.names)
-    return {t: idf(t) or (UNKNOWN_NAME_WEIGHT if t in names else 0.0) for t in ask.terms}
+    return {t: idf(t) for t in ask.terms}
 
 
 def scores(ask: Ask, found: list[Unit], unit_vectors: np.ndarray, question_vector: np.ndarray,
@@ -353,9 +346,6 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
         else 0.0,
         "unknown_terms": min(sum(1 for v in weighted.values() if not v), 3) / 3,
         "counted_not_named": 1.0 if counted_not_named(ask, unit.display) else 0.0,
-        "unknown_names": 1.0
-        if any(weighted.get(t) == UNKNOWN_NAME_WEIGHT for t in ask.names)
-        else 0.0,
     }
 
 

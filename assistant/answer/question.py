@@ -155,7 +155,6 @@ MONTHS = (  # noqa: SIM905
     "January February March April May June July August September October November December "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
 ).split()
-MONTH_WORDS = frozenset(m.lower() for m in MONTHS)
 YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 YEAR_BEFORE = re.compile(
     r"\b(?:by|in|for|from|to|until|till|since|during|before|after|between|and|through|of|the|a|"
@@ -210,7 +209,6 @@ class Ask:
     focus: tuple[str, ...] = ()  # terms naming what is asked about the topic
     counted: tuple[str, ...] = ()  # terms of the thing counted in "how many <thing>"
     wants_percent: bool = False
-    names: tuple[str, ...] = ()  # terms of the capitalised words after the first: names
 
     @property
     def given(self) -> frozenset[str]:
@@ -303,12 +301,4 @@ def analyse(question: str) -> Ask:
     count = asked_count(question) if kind == "list" else None
     return Ask(question, kind, years, count, slot_noun(question), content,
                tuple(y for y in dated_years(question) if y in years), focus(question),
-               counted(question), bool(WANTS_PERCENT.search(question)), names(question))  # fmt: skip
-
-
-def names(question: str) -> tuple[str, ...]:
-    """Terms of the capitalised words after the first ("the *Eastport* channel"): a name the
-    corpus never uses means the documents are about something else."""
-    words = [w.strip("\"“”'’(),;:?") for w in question.split()[1:]]
-    found = [t for w in words if w[:1].isupper() and w.lower() not in MONTH_WORDS for t in terms(w)]
-    return tuple(t for t in dict.fromkeys(found) if t not in question_terms())
+               counted(question), bool(WANTS_PERCENT.search(question)))  # fmt: skip
