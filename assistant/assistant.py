@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from assistant.search.index import IndexReport, Progress
 
 MAX_QUESTION_CHARS = 4000
+WARM_QUESTION = "What is the target for 2025?"
 T = TypeVar("T")
 
 
@@ -202,6 +203,17 @@ class Assistant:
 
     def documents(self) -> tuple[DocumentInfo, ...]:
         return self.version().documents
+
+    def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for: the embedding model, the
+        keyword index of the active version and the answerer. A local answerer answers one
+        question; a remote one is not called (no model call is spent on readiness)."""
+        self.search_index.keyword()
+        self.search_index.vectorstore()
+        if self.answerer.local:
+            self.ask(WARM_QUESTION)
+        else:
+            self.retrieve(WARM_QUESTION)
 
     def describe(self) -> str:
         """One line for people: which answerer, how much is indexed."""

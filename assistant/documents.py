@@ -18,7 +18,6 @@ import queue
 import re
 import tempfile
 import threading
-import tomllib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -26,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from assistant.ingest.load import LOADERS, METADATA_FILE, LoadError, load_file
+from assistant.ingest.load import LOADERS, METADATA_FILE, LoadError, load_file, read_metadata
 from assistant.search.retrieve import IndexMissing
 
 if TYPE_CHECKING:
@@ -138,7 +137,7 @@ class DocumentManager:
         with self._files:
             names = self._check_all(uploads)
             self.folder.mkdir(parents=True, exist_ok=True)
-            entries = self._read_metadata()
+            entries = read_metadata(self.folder)
             for name, upload in zip(names, uploads, strict=True):
                 _write_atomic(self.folder / name, upload.data)
                 entry = {k: v for k, v in asdict(meta).items() if v}
@@ -160,7 +159,7 @@ class DocumentManager:
             if not path.is_file() or path.is_symlink():
                 raise UploadRejected(f"no uploaded document {source!r}")
             path.unlink()
-            entries = self._read_metadata()
+            entries = read_metadata(self.folder)
             entries.pop(name, None)
             self._write_metadata(entries)
         return self._queue("remove", (source,))
@@ -225,15 +224,6 @@ class DocumentManager:
         return name
 
     # -- metadata file --------------------------------------------------------------------
-
-    def _read_metadata(self) -> dict[str, dict[str, str]]:
-        path = self.folder / METADATA_FILE
-        if not path.is_file():
-            return {}
-        with path.open("rb") as handle:
-            return {
-                k: {kk: str(vv) for kk, vv in v.items()} for k, v in tomllib.load(handle).items()
-            }
 
     def _write_metadata(self, entries: dict[str, dict[str, str]]) -> None:
         lines = ["# Documents uploaded from the chat UI or the API; written by the assistant.\n"]

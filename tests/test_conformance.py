@@ -32,7 +32,7 @@ from tests.fakes import ScriptedChatModel
 # -- embeddings -------------------------------------------------------------------------------
 
 
-class TestHashEmbeddingsUnit(EmbeddingsUnitTests):
+class HashParams:
     @property
     def embeddings_class(self) -> type[HashEmbeddings]:
         return HashEmbeddings
@@ -42,19 +42,7 @@ class TestHashEmbeddingsUnit(EmbeddingsUnitTests):
         return {"dimensions": 64}
 
 
-class TestHashEmbeddingsStandard(EmbeddingsIntegrationTests):
-    """Cheap enough to run as a unit test: the standard calls, sync and async."""
-
-    @property
-    def embeddings_class(self) -> type[HashEmbeddings]:
-        return HashEmbeddings
-
-    @property
-    def embedding_model_params(self) -> dict[str, Any]:
-        return {"dimensions": 64}
-
-
-class TestMiniLMEmbeddingsUnit(EmbeddingsUnitTests):
+class MiniLMParams:
     @property
     def embeddings_class(self) -> type[MiniLMEmbeddings]:
         return MiniLMEmbeddings
@@ -62,19 +50,23 @@ class TestMiniLMEmbeddingsUnit(EmbeddingsUnitTests):
     @property
     def embedding_model_params(self) -> dict[str, Any]:
         return {"batch_size": 8}
+
+
+class TestHashEmbeddingsUnit(HashParams, EmbeddingsUnitTests):
+    pass
+
+
+class TestHashEmbeddingsStandard(HashParams, EmbeddingsIntegrationTests):
+    """Cheap enough to run as a unit test: the standard calls, sync and async."""
+
+
+class TestMiniLMEmbeddingsUnit(MiniLMParams, EmbeddingsUnitTests):
+    pass
 
 
 @pytest.mark.integration
-class TestMiniLMEmbeddingsStandard(EmbeddingsIntegrationTests):
+class TestMiniLMEmbeddingsStandard(MiniLMParams, EmbeddingsIntegrationTests):
     """The real bundled model (loaded from site-packages, offline)."""
-
-    @property
-    def embeddings_class(self) -> type[MiniLMEmbeddings]:
-        return MiniLMEmbeddings
-
-    @property
-    def embedding_model_params(self) -> dict[str, Any]:
-        return {"batch_size": 8}
 
 
 # -- the retriever ----------------------------------------------------------------------------

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from assistant.search.retrieve import Filters
 
 MCP_PATH = "/mcp"
-WARM_QUESTION = "What is the target for 2025?"
 # Without a token, /mcp only answers requests addressed to this machine (DNS-rebinding guard).
 LOCAL_HOSTS = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
 LOCAL_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
@@ -305,10 +304,7 @@ class Tools:
 def warm_up(bot: Assistant) -> None:
     """Load the embedding model, the keyword index and the answerer before a call needs them."""
     try:
-        if bot.answerer.local:
-            bot.ask(WARM_QUESTION)
-        else:
-            bot.retrieve(WARM_QUESTION)
+        bot.warm_up()
     except Exception as exc:  # the first call will load (and report) what it needs
         log.warning("MCP warm-up failed: %s", " ".join(str(exc).split()))
 

@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from assistant.assistant import Assistant
 
 
-WARM_QUESTION = "What is the target for 2025?"
 
 
 class Warmup:
@@ -68,12 +67,7 @@ class Warmup:
     def _run(self) -> None:
         while not self.stopped.is_set():
             try:
-                self.bot.search_index.keyword()
-                self.bot.search_index.vectorstore()
-                if self.bot.answerer.local:
-                    self.bot.ask(WARM_QUESTION)
-                else:
-                    self.bot.retrieve(WARM_QUESTION)
+                self.bot.warm_up()
             except Exception as exc:  # e.g. the store is not up yet: try again
                 self.problem = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
                 self.stopped.wait(1.0)
