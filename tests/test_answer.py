@@ -188,3 +188,42 @@ def test_an_answer_sentence_drops_a_leading_footnote_marker() -> None:
 
     quote = Span(0, 30, "⁵ The rate is users / homes")
     assert sentence_text(quote) == "The rate is users / homes."
+
+
+@pytest.mark.parametrize(
+    ("year", "columns", "column"),
+    [
+        ("2025", ["2021", "2023", "2025"], "2025"),
+        ("2025", ["2021", "2023", "2025 target"], "2025 target"),
+        ("2030", ["Baseline (2019)", "Target (2030)"], "Target (2030)"),
+        ("2025", ["2025 low", "2025 high"], None),  # two columns hold it: neither is "the" one
+        ("2019", ["2021", "2023"], None),
+    ],
+)  # fmt: skip
+def test_column_for_a_year(year: str, columns: list[str], column: str | None) -> None:
+    from assistant.answer.compose import column_for
+
+    assert column_for(year, dict.fromkeys(columns)) == column
+
+
+def test_an_empty_cell_under_a_target_column_is_refused() -> None:
+    """ "2025 target: -" is no figure: the answer says so instead of quoting the row."""
+    import json
+
+    from assistant.answer.compose import Cited, Refusal, cell_answer
+    from assistant.answer.question import analyse
+
+    line = "Harbour pilots (FTE)\t41\t44\t-"
+    cells = [
+        {"column": c, "value": v} for c, v in (("2021", "41"), ("2023", "44"), ("2025 target", ""))
+    ]
+    record = {"label": "Harbour pilots", "unit": "FTE", "category": "", "cells": cells}
+    doc = Document(page_content="Staff — Harbour pilots (FTE): 2021: 41; 2023: 44; 2025 target: not given",
+                   metadata={"source": "p.txt", "date": "2024-03-01", "start": 0, "end": len(line), "text": line,
+                             "kind": "table_row", "record": json.dumps(record)})  # fmt: skip
+    result = cell_answer(analyse("What is the 2025 target for harbour pilots?"), doc, Cited(), True)
+    assert isinstance(result, Refusal) and "no 2025 target figure" in result.reason
+    stated = cell_answer(analyse("How many harbour pilots were there in 2023?"), doc, Cited(), True)
+    assert isinstance(stated, str) and stated.startswith(
+        "The 2023 figure for harbour pilots is 44 FTE"
+    )

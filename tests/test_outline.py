@@ -162,3 +162,83 @@ def test_inline_lists(text: str, title: str | None, items: list[str]) -> None:
     assert [f.title for f in found] == [title]
     assert [i.label for i in found[0].items] == items
     assert all(text[i.start - 100 : i.end - 100] == i.label for i in found[0].items)
+
+
+@pytest.mark.parametrize(
+    ("text", "intro", "items"),
+    [
+        ("Three things matter here: first, the quay is rebuilt. Crews start in May. The second is "
+         "to dredge the bay. The third is to open the pier.", "Three things matter here:",
+         ["first, the quay is rebuilt", "The second is to dredge the bay",
+          "The third is to open the pier"]),
+        ("Work goes well. The first is to hire pilots. Training takes a year. The second is to "
+         "buy tugs.", "Work goes well.", ["The first is to hire pilots", "The second is to buy tugs"]),
+        ("The first is to hire pilots. Nothing else is planned.", None, []),  # one is no list
+        ("The first is to hire pilots. The third is to buy tugs.", None, []),  # a gap
+    ],
+)  # fmt: skip
+def test_ordinal_sentences_inside_one_paragraph(text: str, intro: str | None,
+                                                items: list[str]) -> None:  # fmt: skip
+    """Ordinals that run inside one paragraph make a list of their sentences, spans exact."""
+    from assistant.ingest.outline import ordinal_sentences
+
+    found = ordinal_sentences(Span(7, 7 + len(text), text), "Plan")
+    if not items:
+        assert found == []
+        return
+    (found_list,) = found
+    assert [i.label for i in found_list.items] == items
+    assert (found_list.intro.label if found_list.intro else None) == intro
+    assert all(text[i.start - 7 : i.end - 7] == i.label for i in found_list.items)
+
+
+def _lists_of(text: str) -> dict[str, list[str]]:
+    def count(t: str) -> int:
+        return len(t.split())
+
+    out = {}
+    for chunk in chunk_document(doc(text), ChunkingConfig(), count, count, 512):
+        if chunk.kind == "list":
+            record = json.loads(chunk.record)
+            out[f"{record['kind']}:{record['title']}"] = [i["label"] for i in record["items"]]
+    return out
+
+
+MARKDOWN_PLAN = """# Ferry plan
+
+## Targets
+
+1. Ten boats.
+2. Two piers.
+
+## Measures
+
+1. Renew every ferry in the fleet by the end of 2027, starting with the four oldest boats on the island route.
+2. Open a night service on weekdays.
+3. Sell one ticket for ferry and bus.
+"""
+
+PAREN_PLAN = """1. Principles
+
+(1) Safety first. No crossing leaves in a gale warning.
+(2) Fair fares. Children travel free on every route.
+(3) Open books. The accounts are published every year.
+
+2. Targets
+"""
+
+
+def test_a_markdown_section_starts_its_own_numbering() -> None:
+    """A "1." under a new "##" section is that section's first item, even when its line is
+    too long to be a heading by itself."""
+    found = _lists_of(MARKDOWN_PLAN)
+    assert found["number:Measures"] == [
+        "1. Renew every ferry in the fleet by the end of 2027, starting with the four oldest boats "
+        "on the island route",
+        "2. Open a night service on weekdays", "3. Sell one ticket for ferry and bus"]  # fmt: skip
+
+
+def test_the_last_paren_item_counts_when_a_short_heading_follows() -> None:
+    found = _lists_of(PAREN_PLAN)
+    assert [label.split(".")[0] for label in found["paren:1. Principles"]] == [
+        "(1) Safety first", "(2) Fair fares", "(3) Open books"]  # fmt: skip

@@ -25,6 +25,10 @@ from assistant.answer.question import analyse, answer_type, asked_count, asked_y
         ("When was the plan issued?", "date"),
         ("In what year was the leading group set up?", "date"),
         ("Who chairs the leading group?", "person"),
+        ("In what ways is the port authority working with shippers?", "list"),
+        ("Which kinds of boats will the ferry company buy?", "list"),
+        ("What is the name of the Chief Engineer of the port?", "person"),
+        ("What is the name of the port's new ferry?", "other"),
         ("Which official announced the projects?", "person"),
         ("In which city is the innovation center located?", "place"),
         ("Where is the new pier?", "place"),
@@ -51,6 +55,7 @@ def test_answer_type(question: str, kind: str) -> None:
         ("What does Made in China 2025 say about robots?", ()),
         ("What is the plan's goal by 2035?", ("2035",)),
         ("Between 2015 and 2020, how much did it fall?", ("2015", "2020")),
+        ("What were the 2019, 2021 and 2023 values for exports?", ("2019", "2021", "2023")),
     ],
 )  # fmt: skip
 def test_asked_years(question: str, years: tuple[str, ...]) -> None:
@@ -111,6 +116,10 @@ def test_slot_noun(question: str, noun: str) -> None:
         ("number", "The ministry unveiled them on March 3, 2019.", False),
         ("place", "They signed accords with countries including Canada and Japan.", True),
         ("place", "The jet took off from Pudong International Airport.", True),
+        ("person", "Editor Ana Ruiz, Harbour Translation Desk", True),
+        ("person", "Jon Berg/Ana Ruiz", True),
+        ("person", "It was approved by Harbour Council.", False),
+        ("organisation", "The People's Bank of Norland raised rates.", True),
     ],
 )  # fmt: skip
 def test_fillers(kind: str, text: str, filled: bool) -> None:
@@ -248,3 +257,20 @@ def test_counted_not_named(question: str, text: str, counted: bool) -> None:
     from assistant.answer.evidence import counted_not_named
 
     assert counted_not_named(analyse(question), text) is counted
+
+
+@pytest.mark.parametrize(
+    ("question", "dated"),
+    [
+        ("What did the ministry report in March 2017?", ("2017",)),
+        ("How many fields did the 2015 guideline name?", ("2015",)),  # its date may stand for it
+        ("What is the 2025 target for water use?", ()),  # a column: the year itself must be there
+        ("What does the table give for the 2015 decrease in emissions?", ("2015",)),
+        ("What was the growth rate in 2016?", ()),
+    ],
+)  # fmt: skip
+def test_dated_years(question: str, dated: tuple[str, ...]) -> None:
+    """Years a document's date may satisfy, unlike a year the evidence must state."""
+    from assistant.answer.question import dated_years
+
+    assert dated_years(question) == dated

@@ -85,7 +85,7 @@ def cell_answer(ask: Ask, doc: Document, out: Cited, about_row: bool) -> str | R
     if not ask.years or not cells or not about_row:
         return None
     label = _lower_first(row["label"])
-    columns = [y for y in ask.years if y in cells]
+    columns = [c for y in ask.years if (c := column_for(y, cells))]
     if not columns:
         elsewhere = any(y in doc.page_content or y in str(doc.metadata.get("date", ""))
                         for y in ask.years)  # fmt: skip
@@ -103,13 +103,21 @@ def cell_answer(ask: Ask, doc: Document, out: Cited, about_row: bool) -> str | R
     if noun == "figure" and all(int(y) > _year(doc) for y in columns):
         noun = "target"
     values = [_value_with_unit(cells[y]["value"], row["unit"]) for y in columns]
-    first = f"The {columns[0]} {noun} for {label} is {values[0]}"
-    first += "".join(
-        f", and the {y} {noun} is {v}" for y, v in zip(columns[1:], values[1:], strict=True)
-    )
+    named = [c if c not in ask.years else f"{c} {noun}" for c in columns]  # "2025 target" as is
+    first = f"The {named[0]} for {label} is {values[0]}"
+    first += "".join(f", and the {c} is {v}" for c, v in zip(named[1:], values[1:], strict=True))
     rest = [f"{c}: {v['value'] or 'not given'}" for c, v in cells.items() if c not in columns]
     context = f" Other columns: {'; '.join(rest)}." if rest else ""
     return f"{first} {marker}.{context}"
+
+
+def column_for(year: str, cells: dict[str, Any]) -> str | None:
+    """The column a year asked about names: the year itself, else the one column whose
+    header holds it ("2025 target", "Target (2025)")."""
+    if year in cells:
+        return year
+    holding = [c for c in cells if re.search(rf"\b{year}\b", c)]
+    return holding[0] if len(holding) == 1 else None
 
 
 def _year(doc: Document) -> int:
@@ -127,6 +135,10 @@ def list_passages(passages: Sequence[Document]) -> list[int]:
 def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, float]) -> int | None:
     """The list passage that best names what is asked; a list of the asked size wins."""
     best, best_score = None, 0.0
+    noun = set(terms(ask.slot_noun))
+    prose = set(
+        terms(" ".join(d.page_content for d in passages if d.metadata.get("kind") != "list"))
+    )
     for n in list_passages(passages):
         doc = passages[n - 1]
         data = record(doc)
@@ -145,6 +157,8 @@ def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, floa
         if ask.count is not None:
             score += COUNT_BONUS if len(data.get("items", [])) == ask.count else -COUNT_BONUS
         score += RANK_BONUS * float(doc.metadata.get("dense_score", 0.0))
+        if noun & prose and not noun & (listed | set(terms(intro))):
+            continue  # "which three *levels*": the prose names levels, this list never does
         if score < MIN_LIST_MATCH:
             continue
         if score > best_score:

@@ -42,7 +42,10 @@ FILLERS: dict[str, str] = {
     r"summer|autumn|winter)\b|\byesterday\b|\b\d+ (?:days|weeks|months|years) (?:ago|later)\b)",
     "person": r"\b(Premier|President|Minister|Vice Premier|Secretary|Director|Chairman|Chairwoman|"
     r"Mr|Ms|Mrs|Dr|Professor|Prof)\.?\s+[A-Z][a-z]+|\b[A-Z][a-z]+ [A-Z][a-z]{1,9}\s+(said|says|"
-    r"stated|noted|added|told|pointed out)\b|^[A-Z][a-z]+ [A-Z][a-z]+:",
+    r"stated|noted|added|told|pointed out)\b|^[A-Z][a-z]+ [A-Z][a-z]+:|"
+    r"\b(?:Editor|Editors|Translator|Author|Authors|Reporter|Writer)\s+[A-Z][a-z]+ [A-Z][a-z]+\b|"
+    r"^By\s+[A-Z][a-z]+ [A-Z][a-z]+\b|"
+    r"\b[A-Z][a-z]+ [A-Z][a-z]+\s*/\s*[A-Z][a-z]+ [A-Z][a-z]+\b",
     "place": r"\b[A-Z][a-z]+\s+(Province|City|Municipality|District|Prefecture|Region|County)\b|"
     r"\b(in|at|from|of)\s+(Beijing|Shanghai|Tianjin|Chongqing|Guangzhou|Shenzhen|Wuhan|Hangzhou|"
     r"Nanjing|Chengdu|Xi'an|Ningbo|Suzhou|Qingdao|Dalian|Shenyang|Harbin|Changsha|Hefei|Fujian|"
@@ -53,7 +56,7 @@ FILLERS: dict[str, str] = {
     r"Saudi Arabia|Pakistan|Kazakhstan|European Union|ASEAN)\b|"
     r"\b[A-Z][\w\-]+(?:\s+[A-Z][\w\-]+)*\s+(?:International\s+)?(?:Airport|Port|Station|Harbou?r)\b",
     "list": r"(?:,[^,]{2,80}){2,}|\b(?:such as|including|namely|as follows|the following)\b|[:—]",
-    "organisation": r"\b[A-Z][\w&\-]*(?:\s+(?:of|for|and|[A-Z][\w&\-]*))*\s+(Ministry|Commission|"
+    "organisation": r"\b[A-Z][\w&\-]*(?:'s)?(?:\s+(?:of|for|and|[A-Z][\w&\-]*(?:'s)?))*\s+(Ministry|Commission|"
     r"Council|University|Institute|Academy|Association|Administration|Bureau|Company|Corporation|"
     r"Group|Bank|Agency|Office|Federation|Committee|Alliance|Center|Centre|Forum|Board|Team)\b|\b(Ministry|University|Institute|Academy|Commission)\s+of\s+[A-Z]",
 }

@@ -29,6 +29,7 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
         r"\b(what (is|are|was) (meant by|the (definition|meaning) of)|define|what does .+ (mean|stand for|refer to))\b",
     ),
     ("list", r"^\s*(list|name|enumerate|outline)\b(?! of)"),
+    ("list", r"\bin what ways\b|\b(which|what) (kinds|types|sorts) of\b"),
     (
         "list",
         r"\b(what|which) (are|were) the\b(?!.*\b(target|value|figure|rate|number|share)s? (for|in|by)\b)",
@@ -75,6 +76,13 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
         r"\b(19|20)\d\d\b.*\b(target|value|figure|rate|ratio|level|index|share|proportion)\b",
     ),
     ("person", r"\b(who|whom|whose)\b"),
+    (
+        "person",
+        r"\bwhat (is|was|are|were) the names? of (the |its |their )?([\w\-]+ ){0,3}?(chief|director|head|"
+        r"minister|mayor|chair|chairman|chairwoman|chairperson|president|secretary|nurse|leader|"
+        r"manager|officer|governor|premier|editor|author|translator|spokes(man|woman|person)|"
+        r"founder|official)s?\b",
+    ),
     (
         "person",
         r"\bwhich (official|minister|person|people|leader|premier|vice premier|expert|reporter|journalist|chair(man|person)?|head)\b",
@@ -162,8 +170,11 @@ YEAR_BEFORE = re.compile(
     re.IGNORECASE,
 )
 YEAR_AFTER = re.compile(
-    r"^\s*(?:target|value|baseline|figure|level|goal|rate|data|numbers?|plan|objective)", re.I
+    r"^\s*(?:target|value|baseline|figure|level|goal|rate|data|numbers?|plan|objective|deadline)",
+    re.I,
 )
+ARTICLE_BEFORE = re.compile(r"\b(?:the|a|its|their)\s+$", re.IGNORECASE)
+OTHER_YEARS = re.compile(r"^(?:\s*(?:,|and|or)\s*(?:19|20)\d\d)+")
 # A capitalised word right before a year makes it part of a name, unless it is a question
 # or function word ("What 2015 value ...").
 NAME_BEFORE = re.compile(
@@ -227,7 +238,8 @@ def asked_years(question: str) -> tuple[str, ...]:
         before, after = question[: match.start()], question[match.end() :]
         if NAME_BEFORE.search(before) and not YEAR_BEFORE.search(before):
             continue
-        if YEAR_BEFORE.search(before) or YEAR_AFTER.match(after):
+        listed = years and re.search(rf"{years[-1]}\s*(?:,|,?\s*and|,?\s*or)\s*$", before)
+        if YEAR_BEFORE.search(before) or YEAR_AFTER.match(OTHER_YEARS.sub("", after)) or listed:
             years.append(match.group(0))
     return tuple(dict.fromkeys(years))
 
@@ -265,13 +277,16 @@ def slot_noun(question: str) -> str:
 
 
 def dated_years(question: str) -> tuple[str, ...]:
-    """Asked years given with a month ("in March 2017", "on Oct 16, 2017")."""
+    """Asked years that a document's date may stand for: a year given with a month ("in
+    March 2017", "on Oct 16, 2017"), or one that names a thing ("the 2015 guideline", as
+    opposed to "the 2015 target")."""
     months = "|".join(MONTHS)
-    return tuple(
-        dict.fromkeys(
-            re.findall(rf"\b(?:{months})\.?\s+(?:\d{{1,2}},?\s+)?((?:19|20)\d\d)\b", question)
-        )
-    )
+    found = re.findall(rf"\b(?:{months})\.?\s+(?:\d{{1,2}},?\s+)?((?:19|20)\d\d)\b", question)
+    for match in YEAR.finditer(question):
+        after = OTHER_YEARS.sub("", question[match.end() :])
+        if ARTICLE_BEFORE.search(question[: match.start()]) and not YEAR_AFTER.match(after):
+            found.append(match.group(0))
+    return tuple(dict.fromkeys(found))
 
 
 def focus(question: str) -> tuple[str, ...]:

@@ -124,11 +124,16 @@ class _Outline:
         kinds = [k for k, _ in self.stack]
         if kind in kinds:
             del self.stack[kinds.index(kind) :]
-        elif kind.startswith("md"):
+        elif kind.startswith("md"):  # closes the same or a deeper level, and all inside it
             level = int(kind[2:])
-            self.stack = [
-                (k, t) for k, t in self.stack if not (k.startswith("md") and int(k[2:]) >= level)
+            ends = [
+                i
+                for i, (k, _) in enumerate(self.stack)
+                if k.startswith("md") and int(k[2:]) >= level
             ]
+            if ends:
+                del self.stack[ends[0] :]
+                self.last_number.clear()
         self.stack.append((kind, title))
 
     def number_kind(self, number: int) -> str:
@@ -141,6 +146,12 @@ class _Outline:
             kind = "number"
         self.last_number[kind] = number
         return kind
+
+    def continues(self, kind: str, number: int) -> bool:
+        """Whether a "(4)" follows an open "(3)": the next item of a sequence, whatever its
+        shape (the last item of a list is often followed by a short heading)."""
+        kinds = [k for k, _ in self.stack]
+        return kind in kinds and number == self.last_number.get(kind, -1) + 1
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -161,6 +172,8 @@ def _numbered_label(text: str) -> str | None:
     if sep and len(head.split()) <= 10:
         return f"{number}. {head.strip()}"
     first = split_sentences(body)[0].text.rstrip(".")
+    if len(first.split()) > 20 and (cut := re.search(r"[,;]", first[20:])):
+        first = first[: 20 + cut.start()]  # "1. Connect every school by 2023, starting with ..."
     return f"{number}. {first}" if len(first.split()) <= 20 else None
 
 
@@ -209,10 +222,15 @@ class _Parser:
             kind = self.outline.number_kind(int(m.group("label")))
             return (kind, label), not short
         if (
-            _PAREN.match(text)
+            (m := _PAREN.match(text))
             and line.words <= 25
-            and (not text.endswith(".") or (following and following.words > 8))
+            and (
+                not text.endswith(".")
+                or (following and following.words > 8)
+                or self.outline.continues("paren", int(m.group("label")))
+            )
         ):
+            self.outline.last_number["paren"] = int(m.group("label"))
             return ("paren", text.rstrip(":.")), False
         if _BOX.match(text) and line.words <= MAX_HEADING_WORDS + 4:
             return ("box", text), False

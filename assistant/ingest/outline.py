@@ -74,6 +74,7 @@ class Node:
 
 
 ENUMERATOR = re.compile(r"^(?:\(\d{1,2}\)|\d{1,2}[.)]|[IVX]{1,4}\.|Box\s+\d+)\s*")
+NOTE = re.compile(r"^\s*(?:[⁰¹²³⁴⁵⁶⁷⁸⁹]+|\[\d{1,3}\]|Translator's note\b|Note:)")  # a footnote line
 SPEAKER = re.compile(r"^[^:：?]{1,40}[:：]\s*")
 
 
@@ -170,10 +171,16 @@ class OutlineBuilder:
                 found.append(OutlineList(node.title, node.path, kind,
                                          tuple(_item(c.span) for c in same),
                                          _opening(node, same[0])))  # fmt: skip
-        paragraphs = [c for c in node.children if c.kind == "para"]
-        found.extend(_paragraph_lists(node, paragraphs))
+        paragraphs = [c for c in node.children if c.kind == "para" and not NOTE.match(c.title)]
+        # A box set into a section (a page-layout insert) may split the section's own run
+        # of items: the box's lead-sentence paragraphs after its text continue that run.
+        boxed = [p for c in headings if c.kind == "box" for p in c.children if p.kind == "para"]
+        found.extend(
+            _paragraph_lists(node, sorted(paragraphs + _leads(boxed), key=lambda p: p.span.start))
+        )
         for paragraph in paragraphs:
             found.extend(inline_lists(paragraph.span, node.path))
+            found.extend(ordinal_sentences(paragraph.span, node.title, node.path))
         for child in headings:
             self._walk(child, found)
 
@@ -278,20 +285,77 @@ def _ordinal_run(paragraphs: list[Node]) -> list[Node]:
     return run if len(run) >= 2 else []
 
 
+def ordinal_sentences(span: Span, title: str, path: tuple[str, ...] = ()) -> list[OutlineList]:
+    """Ordinal sentences inside one paragraph ("... the following aspects: first, ... The
+    second is ... The third is ..."): each item is its whole sentence, from the ordinal."""
+    pieces = []
+    for sentence in split_sentences(span.text, offset=span.start):
+        colon = AFTER_COLON.search(sentence.text)
+        at = colon.end() if colon and ordinal_of(sentence.text[colon.end() :]) == 1 else 0
+        pieces.append(Span(sentence.start + at, sentence.end, sentence.text[at:]))
+    items: list[Item] = []
+    intro = None
+    for k, piece in enumerate(pieces):
+        n = ordinal_of(piece.text)
+        if n == 1:
+            items = [_item_of(_trim_end(piece))]
+            before = span.text[: piece.start - span.start].rstrip()
+            if before.endswith((":", "：")):
+                intro: Item | None = _colon_intro(span, piece.start)
+            else:
+                intro = _item_of(pieces[k - 1]) if k else None
+        elif n and n == len(items) + 1:
+            items.append(_item_of(_trim_end(piece)))
+    return [OutlineList(title, path, "ordinal", tuple(items), intro)] if len(items) >= 2 else []
+
+
+AFTER_COLON = re.compile(r"[:：]\s+(?=\S)")
+
+
+def _trim_end(span: Span) -> Span:
+    text = span.text.rstrip().rstrip(".;")
+    return Span(span.start, span.start + len(text), text)
+
+
+def _colon_intro(span: Span, first: int) -> Item:
+    """The words before the colon that opens an inline ordinal list, from their sentence start."""
+    text = span.text[: first - span.start]
+    start = max(text.rfind(". "), text.rfind("\n"))
+    start = start + 2 if start >= 0 else 0
+    while start < len(text) and text[start].isspace():
+        start += 1
+    return _item_of(_trim_end(Span(span.start + start, first, text[start:].rstrip())))
+
+
+def _has_lead(p: Node) -> bool:
+    """A paragraph that opens with a short lead sentence ("Keep costs low. Every ...")."""
+    sentences = split_sentences(p.span.text)
+    lead = sentences[0].text if sentences else ""
+    return (
+        len(sentences) >= 2
+        and len(lead.split()) <= MAX_LEAD_WORDS
+        and lead[:1].isupper()
+        and not BULLET.match(lead)
+        and not ordinal_of(lead)
+    )
+
+
+def _leads(paragraphs: list[Node]) -> list[Node]:
+    """The trailing lead-sentence paragraphs of a box (its own text comes first)."""
+    tail: list[Node] = []
+    for p in reversed(paragraphs):
+        if not _has_lead(p):
+            break
+        tail.insert(0, p)
+    return tail if len(tail) < len(paragraphs) else []
+
+
 def _lead_run(paragraphs: list[Node]) -> list[Node]:
     """The longest run of paragraphs that open with a short lead sentence."""
     best: list[Node] = []
     run: list[Node] = []
     for p in paragraphs:
-        sentences = split_sentences(p.span.text)
-        lead = sentences[0].text if sentences else ""
-        if (
-            len(sentences) >= 2
-            and len(lead.split()) <= MAX_LEAD_WORDS
-            and lead[:1].isupper()
-            and not BULLET.match(lead)
-            and not ordinal_of(lead)
-        ):
+        if _has_lead(p):
             run.append(p)
             if len(run) > len(best):
                 best = list(run)

@@ -218,7 +218,9 @@ class SearchIndex:
                     self.settings.rrf_k + rank + 1
                 )
         index = self.keyword()
-        top = sorted(fused, key=lambda cid: (-fused[cid], index.position[cid]))[:k]  # ties: document order
+        top = sorted(fused, key=lambda cid: (-fused[cid], index.position[cid]))[
+            :k
+        ]  # ties: document order
         dense_scores = dict(dense)
         missing = [cid for cid in top if cid not in dense_scores]
         if missing:

@@ -44,8 +44,6 @@ if TYPE_CHECKING:
     from assistant.assistant import Assistant
 
 
-
-
 class Warmup:
     """Loads, in the background, what the first questions would otherwise wait for: the
     embedding model, the keyword index of the active version and the answerer. `ready` is set
