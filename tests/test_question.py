@@ -117,6 +117,12 @@ def test_slot_noun(question: str, noun: str) -> None:
         ("place", "They signed accords with countries including Canada and Japan.", True),
         ("place", "The jet took off from Pudong International Airport.", True),
         ("person", "Editor Ana Ruiz, Harbour Translation Desk", True),
+        ("exact_date", "The pier opened on March 3, 2019.", True),
+        ("exact_date", "The pier opened on 3 March.", True),
+        ("exact_date", "The pier opened on 2019-03-03.", True),
+        ("exact_date", "The pier opened earlier this month.", False),
+        ("exact_date", "The pier opened on Wednesday.", False),
+        ("exact_date", "The pier opened in March 2019.", False),
         ("person", "Jon Berg/Ana Ruiz", True),
         ("person", "It was approved by Harbour Council.", False),
         ("organisation", "The People's Bank of Norland raised rates.", True),
@@ -274,3 +280,21 @@ def test_dated_years(question: str, dated: tuple[str, ...]) -> None:
     from assistant.answer.question import dated_years
 
     assert dated_years(question) == dated
+
+
+@pytest.mark.parametrize(
+    ("question", "exact_date", "names_person"),
+    [
+        ("On what exact date did the pier open?", True, False),
+        ("On exactly which calendar day was the meeting held?", True, False),
+        ("When did the pier open?", False, False),
+        ("Who chairs the harbour board?", False, True),
+        ("Who signed the accord?", False, True),
+        ("Who could the port sell its spare capacity to?", False, False),  # any buyer, not a person
+    ],
+)  # fmt: skip
+def test_strict_slots(question: str, exact_date: bool, names_person: bool) -> None:
+    """Slots whose filler must be there or the answer is refused: an exact date for "what exact
+    date", a person for "who chairs"."""
+    ask = analyse(question)
+    assert (ask.exact_date, ask.names_person) == (exact_date, names_person)

@@ -36,6 +36,10 @@ FILLERS: dict[str, str] = {
     r"eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|"
     r"billions?|dozens?|half|double|doubled|tripled|percent)\b)",
     "money": r"\b(yuan|RMB|renminbi|dollars?|USD|euros?|EUR)\b|[$¥€£]\s?\d",
+    "exact_date": r"\b(January|February|March|April|May|June|July|August|September|October|"
+    r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?\s+\d{1,2}(?:st|nd|rd|th)?\b|"
+    r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(January|February|March|April|May|June|July|August|"
+    r"September|October|November|December)\b|\b(?:19|20)\d\d-\d\d-\d\d\b|\b\d{1,2}/\d{1,2}/(?:19|20)\d\d\b",
     "date": r"\b(?:19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|"
     r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
     r"(?i:\b(?:earlier|later|last|next|this|early|late) (?:this |that )?(?:week|month|year|spring|"
@@ -146,6 +150,8 @@ def has_filler(answer_type: str, text: str, given: frozenset[str] = frozenset())
 def filler_type(ask: Ask) -> str:
     """The type a filler must have: a typed slot noun decides ("which three *bodies*": an
     organisation, even in a list), else the answer type."""
+    if ask.exact_date:
+        return "exact_date"
     return _SLOT_TYPE.get(ask.slot_noun, "") or ask.answer_type
 
 

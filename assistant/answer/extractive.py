@@ -38,12 +38,17 @@ STRICT_TYPES = ("date", "money")  # types whose fillers are found reliably: miss
 
 
 def _unfilled(part: Part) -> bool:
-    """A date or an amount of money is asked and the evidence holds none that the question
-    does not already give, or a named kind of body ("which *university*") or place ("in
+    """A date (an exact one, when asked "exactly"), an amount of money or, for "who chairs
+    ...?", a person is asked and the evidence holds none that the question does not already
+    give, or a named kind of body ("which *university*") or place ("in
     which *city*") is asked and the evidence names none: the documents do not say, whatever
     else matches."""
     ask = part.ask
-    strict = ask.answer_type in STRICT_TYPES or (ask.answer_type == "place" and ask.slot_noun)
+    strict = (
+        ask.answer_type in STRICT_TYPES
+        or (ask.answer_type == "place" and ask.slot_noun)
+        or ask.names_person
+    )
     if strict and part.features["filler_missing"]:
         return True
     return bool(part.features["named_slot_missing"])
@@ -133,9 +138,8 @@ class ExtractiveAnswerer:
         else:
             scored = np.where([u.kind == "list" for u in found], -np.inf, scored)
         if ask.answer_type in STRICT_TYPES:  # only evidence that can answer may be chosen
-            filled = np.array(
-                [evidence.has_filler(ask.answer_type, u.display, ask.given) for u in found]
-            )
+            wanted = evidence.filler_type(ask)
+            filled = np.array([evidence.has_filler(wanted, u.display, ask.given) for u in found])
             if np.any(filled & np.isfinite(scored)):
                 scored = np.where(filled, scored, -np.inf)
         order = [int(i) for i in np.argsort(-scored, kind="stable") if np.isfinite(scored[i])]
@@ -225,7 +229,11 @@ class ExtractiveAnswerer:
         elif f["slot_noun_missing"]:
             what = f"name no {part.ask.slot_noun}"
         elif f["filler_missing"] and part.ask.answer_type in MISSING_WHAT:
-            what = MISSING_WHAT[part.ask.answer_type]
+            what = (
+                "give no exact date for it"
+                if part.ask.exact_date
+                else MISSING_WHAT[part.ask.answer_type]
+            )
         else:
             lacking = _missing_words(part.ask.text, own, part.weighted)
             what = f"do not mention {lacking}" if lacking else "do not answer this question"

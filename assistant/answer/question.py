@@ -59,7 +59,7 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
     ),
     (
         "date",
-        r"\b(when|what (years?|dates?|months?|days?)|which (years?|dates?|months?|days?)|since when|how long ago)\b",
+        r"\b(when|(what|which) ((exact|precise|calendar|specific) )?(years?|dates?|months?|days?)|since when|how long ago)\b",
     ),
     ("number", r"\b(how (many|much|far|large|big|high|long)|by how much|how fast)\b|%"),
     (
@@ -153,6 +153,15 @@ COUNTED = re.compile(
     r"(?P<thing>(?:[\w\-]+\s+){0,3}?[\w\-]+?s)\b",
     re.IGNORECASE,
 )
+# "On what exact date", "which calendar day": a relative date ("on Wednesday", "earlier this
+# month") does not answer it.
+EXACT_DATE = re.compile(
+    r"\b(?:exact(?:ly)?|precise(?:ly)?|calendar)\b.*\b(?:date|day)\b|\b(?:date|day)\b.*\bexact(?:ly)?\b",
+    re.IGNORECASE,
+)
+# "Who chairs ...?", "Who signed ...?": the person is the answer. Not "who ... sell to?",
+# where a buyer of any kind may be.
+WHO_SUBJECT = re.compile(r"^\s*who\b(?!.*\b(?:to|for|with|from|by)\s*\??\s*$)", re.IGNORECASE)
 WANTS_PERCENT = re.compile(
     r"\b(what|which) (percentage|proportion|share|rate|ratio)\b|\bper ?cent\b", re.I
 )
@@ -220,6 +229,8 @@ class Ask:
     focus: tuple[str, ...] = ()  # terms naming what is asked about the topic
     counted: tuple[str, ...] = ()  # terms of the thing counted in "how many <thing>"
     wants_percent: bool = False
+    exact_date: bool = False  # a date asked "exactly": a relative one does not fill it
+    names_person: bool = False  # the person is the answer ("who chairs ...?")
 
     @property
     def given(self) -> frozenset[str]:
@@ -316,4 +327,6 @@ def analyse(question: str) -> Ask:
     count = asked_count(question) if kind == "list" else None
     return Ask(question, kind, years, count, slot_noun(question), content,
                tuple(y for y in dated_years(question) if y in years), focus(question),
-               counted(question), bool(WANTS_PERCENT.search(question)))  # fmt: skip
+               counted(question), bool(WANTS_PERCENT.search(question)),
+               kind == "date" and bool(EXACT_DATE.search(question)),
+               kind == "person" and bool(WHO_SUBJECT.search(question)))  # fmt: skip
