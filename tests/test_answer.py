@@ -197,6 +197,7 @@ def test_an_answer_sentence_drops_a_leading_footnote_marker() -> None:
         ("2025", ["2021", "2023", "2025 target"], "2025 target"),
         ("2030", ["Baseline (2019)", "Target (2030)"], "Target (2030)"),
         ("2025", ["2025 low", "2025 high"], None),  # two columns hold it: neither is "the" one
+        ("2023", ["2021-22", "2022-23"], None),  # a financial year is no calendar year
         ("2019", ["2021", "2023"], None),
     ],
 )  # fmt: skip
@@ -224,6 +225,10 @@ def test_an_empty_cell_under_a_target_column_is_refused() -> None:
     result = cell_answer(analyse("What is the 2025 target for harbour pilots?"), doc, Cited(), True)
     assert isinstance(result, Refusal) and "no 2025 target figure" in result.reason
     stated = cell_answer(analyse("How many harbour pilots were there in 2023?"), doc, Cited(), True)
+    later = cell_answer(
+        analyse("How many harbour pilots are planned for 2025?"), doc, Cited(), True
+    )
+    assert isinstance(later, Refusal)  # the column is named "2025 target", not "2025"
     assert isinstance(stated, str) and stated.startswith(
         "The 2023 figure for harbour pilots is 44 FTE"
     )

@@ -27,6 +27,8 @@ from assistant.answer.question import analyse, answer_type, asked_count, asked_y
         ("Who chairs the leading group?", "person"),
         ("In what ways is the port authority working with shippers?", "list"),
         ("Which kinds of boats will the ferry company buy?", "list"),
+        ("What does the harbour review recommend?", "list"),
+        ("What does the harbour review recommend for ferries in 2026?", "other"),
         ("What is the name of the Chief Engineer of the port?", "person"),
         ("What is the name of the port's new ferry?", "other"),
         ("Which official announced the projects?", "person"),

@@ -76,6 +76,14 @@ def test_pipe_table() -> None:
     assert all(text[c.start : c.end] == c.raw for r in table.rows for c in r.values)
 
 
+def test_a_pipe_table_of_one_row() -> None:
+    """The rule line says which line is the header, so a single row is a table."""
+    text = "Ferries\n\n| Route | 2022 | 2026 |\n|---|---|---|\n| Island ferry trips per day | 12 | 20 |\n"
+    [table] = find_tables(text)
+    [row] = table.rows
+    assert row.label == "Island ferry trips per day" and row.cell("2026").value == "20"
+
+
 def test_prose_with_tabs_is_not_a_table() -> None:
     assert find_tables("a\tb\tc\nplain text\n") == []
 

@@ -85,7 +85,8 @@ def cell_answer(ask: Ask, doc: Document, out: Cited, about_row: bool) -> str | R
     if not ask.years or not cells or not about_row:
         return None
     label = _lower_first(row["label"])
-    columns = [c for y in ask.years if (c := column_for(y, cells))]
+    asked = {c: y for y in ask.years if (c := column_for(y, cells))}  # column -> year asked
+    columns = list(asked)
     if not columns:
         elsewhere = any(y in doc.page_content or y in str(doc.metadata.get("date", ""))
                         for y in ask.years)  # fmt: skip
@@ -100,7 +101,7 @@ def cell_answer(ask: Ask, doc: Document, out: Cited, about_row: bool) -> str | R
                        + (f" (it gives {given})." if given else "."))  # fmt: skip
     marker = out.cite(doc, passage_span(doc))
     noun = "target" if TARGET_WORDS.search(ask.text) else "figure"
-    if noun == "figure" and all(int(y) > _year(doc) for y in columns):
+    if noun == "figure" and all(int(asked[c]) > _year(doc) for c in columns):
         noun = "target"
     values = [_value_with_unit(cells[y]["value"], row["unit"]) for y in columns]
     named = [c if c not in ask.years else f"{c} {noun}" for c in columns]  # "2025 target" as is
@@ -113,10 +114,11 @@ def cell_answer(ask: Ask, doc: Document, out: Cited, about_row: bool) -> str | R
 
 def column_for(year: str, cells: dict[str, Any]) -> str | None:
     """The column a year asked about names: the year itself, else the one column whose
-    header holds it ("2025 target", "Target (2025)")."""
+    header holds it ("2025 target", "Target (2025)"). A range ("2022-23") is no calendar
+    year: the refusal then lists the columns there are."""
     if year in cells:
         return year
-    holding = [c for c in cells if re.search(rf"\b{year}\b", c)]
+    holding = [c for c in cells if re.search(rf"(?<![\w\-–/]){year}(?![\w\-–/])", c)]
     return holding[0] if len(holding) == 1 else None
 
 

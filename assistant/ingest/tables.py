@@ -232,7 +232,8 @@ class _Grid:
 
 
 def find_tables(text: str) -> list[Table]:
-    """Every tab-separated or pipe table of at least a header and two rows."""
+    """Every tab-separated table of at least a header and two rows, and every pipe table
+    (header, rule line and at least one row)."""
     lines = raw_lines(text)
     tables: list[Table] = []
     i = 0
@@ -252,7 +253,9 @@ def find_tables(text: str) -> list[Table]:
             elif lines[j].text.strip():
                 gap += 1
             j += 1
-        if len(members) < 3 or (kind == "pipe" and not rules):
+        # A pipe table's rule line marks its header, so one row is enough; a tab-separated
+        # table needs a header and two rows to be told from a stray tab.
+        if len(members) < (2 if kind == "pipe" else 3) or (kind == "pipe" and not rules):
             i = members[-1] + 1
             continue
         tables.append(_table(lines, members, rules, kind))
