@@ -47,7 +47,7 @@ for name in meta:
 
 
 class Checker(html.parser.HTMLParser):
-    VOID = {"meta", "br", "hr", "img", "link", "input"}
+    VOID = frozenset({"meta", "br", "hr", "img", "link", "input"})
 
     def __init__(self):
         super().__init__()
@@ -74,17 +74,17 @@ for name, text in docs.items():
     if not lo <= n <= hi:
         errors.append(f"{name}: {n} words outside {lo}-{hi}")
     if ext == ".txt":
-        rows = [l for l in text.splitlines() if "\t" in l]
+        rows = [line for line in text.splitlines() if "\t" in line]
         if len(rows) < 6:
             errors.append(f"{name}: table has only {len(rows)} TAB lines")
-        if len({l.count("\t") for l in rows}) != 1:
+        if len({line.count("\t") for line in rows}) != 1:
             errors.append(f"{name}: table rows have differing TAB counts")
-        if any(re.search(r"\S {2,}\S", l) for l in text.splitlines()):
+        if any(re.search(r"\S {2,}\S", line) for line in text.splitlines()):
             errors.append(f"{name}: runs of spaces (table written with spaces?)")
     if ext == ".md":
-        pipe = [l for l in text.splitlines() if l.startswith("|")]
-        if len({l.count("|") for l in pipe}) != 1 or not any(
-            re.fullmatch(r"\|(---\|)+", l) for l in pipe
+        pipe = [line for line in text.splitlines() if line.startswith("|")]
+        if len({line.count("|") for line in pipe}) != 1 or not any(
+            re.fullmatch(r"\|(---\|)+", line) for line in pipe
         ):
             errors.append(f"{name}: malformed pipe table")
     if ext == ".html":
@@ -128,7 +128,9 @@ for n, line in enumerate((HERE / "cases.jsonl").read_text(encoding="utf-8").spli
     if c["kind"] == "list" and (c["match"] != "all" or len(c["answers"]) < 2):
         errors.append(f"{cid}: list needs match=all and >=2 answers")
     if c["kind"] == "table":
-        header = next((l for l in text.splitlines() if c["column"] and c["column"] in l), "")
+        header = next(
+            (line for line in text.splitlines() if c["column"] and c["column"] in line), ""
+        )
         if not c["column"] or not header:
             errors.append(f"{cid}: bad column")
     elif c["column"]:
