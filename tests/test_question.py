@@ -300,3 +300,8 @@ def test_strict_slots(question: str, exact_date: bool, names_person: bool) -> No
     date", a person for "who chairs"."""
     ask = analyse(question)
     assert (ask.exact_date, ask.names_person) == (exact_date, names_person)
+
+
+def test_calendar_is_no_slot_noun() -> None:
+    """ "Which calendar date" asks for a date, not for a calendar."""
+    assert slot_noun("On exactly which calendar date was the pier opened?") == ""

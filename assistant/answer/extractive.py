@@ -224,16 +224,14 @@ class ExtractiveAnswerer:
         own = f"{unit.display} {doc.page_content} {doc.metadata.get('heading', '')}"
         topic = _topic(part.ask.text, own)
         f = part.features
-        if part.ask.years and f["year_missing"]:
+        if _unfilled(part) and f["filler_missing"] and part.ask.answer_type in MISSING_WHAT:
+            what = _missing_filler(part.ask)  # what refused it comes first
+        elif part.ask.years and f["year_missing"]:
             what = f"give nothing for {' or '.join(part.ask.years)}"
         elif f["slot_noun_missing"]:
             what = f"name no {part.ask.slot_noun}"
         elif f["filler_missing"] and part.ask.answer_type in MISSING_WHAT:
-            what = (
-                "give no exact date for it"
-                if part.ask.exact_date
-                else MISSING_WHAT[part.ask.answer_type]
-            )
+            what = _missing_filler(part.ask)
         else:
             lacking = _missing_words(part.ask.text, own, part.weighted)
             what = f"do not mention {lacking}" if lacking else "do not answer this question"
@@ -254,6 +252,10 @@ class ExtractiveAnswerer:
 QUOTES = "\"'“”‘’()"
 TOPIC_GLUE = frozenset("of for and the in on to & a an".split())  # noqa: SIM905
 AUX = frozenset("is are was were do does did will would should can could has have had be".split())  # noqa: SIM905
+
+
+def _missing_filler(ask: Ask) -> str:
+    return "give no exact date for it" if ask.exact_date else MISSING_WHAT[ask.answer_type]
 
 
 def _topic(question: str, evidence_text: str) -> str:

@@ -117,7 +117,7 @@ NOT_SLOT_NOUNS = frozenset(
     is are was were do does did will would should can could has have had the a an this that
     these those year years date dates month day percentage proportion share rate ratio number
     amount value level figure target targets kind type way ways role goal goals main key
-    new other measures steps progress
+    new other measures steps progress calendar exact precise specific
     """.split()  # noqa: SIM905
 )
 ADJECTIVE = re.compile(r"(?:ic|al|ive|ous|ful|ary)$")
