@@ -142,15 +142,6 @@ def ask_out(answer: Answer) -> AskOut:
     )
 
 
-def with_sources(answer: Answer) -> str:
-    """The answer with a Sources list, for chat clients that only show message content."""
-    if not answer.citations:
-        return answer.text
-    lines = [f"[{c.number}] {c.title} ({c.date}) — {c.source}, chars {c.start}–{c.end}: “{' '.join(c.quote.split())}”"
-             for c in answer.citations]  # fmt: skip
-    return answer.text + "\n\nSources:\n" + "\n".join(lines)
-
-
 def pieces(text: str) -> Iterator[str]:
     """Word-sized pieces that join back to the text exactly."""
     yield from re.findall(r"\S+\s*|\s+", text)
