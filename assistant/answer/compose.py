@@ -138,8 +138,10 @@ def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, floa
     """The list passage that best names what is asked; a list of the asked size wins."""
     best, best_score = None, 0.0
     noun = set(terms(ask.slot_noun))
-    prose = set(
-        terms(" ".join(d.page_content for d in passages if d.metadata.get("kind") != "list"))
+    prose = (
+        set(terms(" ".join(d.page_content for d in passages if d.metadata.get("kind") != "list")))
+        if noun
+        else set()
     )
     for n in list_passages(passages):
         doc = passages[n - 1]

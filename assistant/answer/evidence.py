@@ -36,10 +36,10 @@ FILLERS: dict[str, str] = {
     r"eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|"
     r"billions?|dozens?|half|double|doubled|tripled|percent)\b)",
     "money": r"\b(yuan|RMB|renminbi|dollars?|USD|euros?|EUR)\b|[$¥€£]\s?\d",
-    "exact_date": r"\b(January|February|March|April|May|June|July|August|September|October|"
-    r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?\s+\d{1,2}(?:st|nd|rd|th)?\b|"
-    r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(January|February|March|April|May|June|July|August|"
-    r"September|October|November|December)\b|\b(?:19|20)\d\d-\d\d-\d\d\b|\b\d{1,2}/\d{1,2}/(?:19|20)\d\d\b",
+    # a day of a month ("March 3", "3 March"), or a numeric date: not "on Wednesday"
+    "exact_date": rf"\b(?:{'|'.join(MONTHS)})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|"
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{'|'.join(MONTHS[:12])})\b|"
+    r"\b(?:19|20)\d\d-\d\d-\d\d\b|\b\d{1,2}/\d{1,2}/(?:19|20)\d\d\b",
     "date": r"\b(?:19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|"
     r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
     r"(?i:\b(?:earlier|later|last|next|this|early|late) (?:this |that )?(?:week|month|year|spring|"

@@ -224,13 +224,14 @@ class ExtractiveAnswerer:
         own = f"{unit.display} {doc.page_content} {doc.metadata.get('heading', '')}"
         topic = _topic(part.ask.text, own)
         f = part.features
-        if _unfilled(part) and f["filler_missing"] and part.ask.answer_type in MISSING_WHAT:
+        no_filler = bool(f["filler_missing"]) and part.ask.answer_type in MISSING_WHAT
+        if no_filler and _unfilled(part):
             what = _missing_filler(part.ask)  # what refused it comes first
         elif part.ask.years and f["year_missing"]:
             what = f"give nothing for {' or '.join(part.ask.years)}"
         elif f["slot_noun_missing"]:
             what = f"name no {part.ask.slot_noun}"
-        elif f["filler_missing"] and part.ask.answer_type in MISSING_WHAT:
+        elif no_filler:
             what = _missing_filler(part.ask)
         else:
             lacking = _missing_words(part.ask.text, own, part.weighted)

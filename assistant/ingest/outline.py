@@ -287,23 +287,24 @@ def _ordinal_run(paragraphs: list[Node]) -> list[Node]:
 
 def ordinal_sentences(span: Span, title: str, path: tuple[str, ...] = ()) -> list[OutlineList]:
     """Ordinal sentences inside one paragraph ("... the following aspects: first, ... The
-    second is ... The third is ..."): each item is its whole sentence, from the ordinal."""
-    pieces = []
+    second is ... The third is ..."): each item is its whole sentence, from the ordinal; the
+    words before such a colon, or else the sentence before, introduce the list."""
+    pieces: list[Span] = []
+    heads: list[Span | None] = []  # the words before the colon that opens a piece
     for sentence in split_sentences(span.text, offset=span.start):
         colon = AFTER_COLON.search(sentence.text)
         at = colon.end() if colon and ordinal_of(sentence.text[colon.end() :]) == 1 else 0
         pieces.append(Span(sentence.start + at, sentence.end, sentence.text[at:]))
+        head = sentence.text[:at].rstrip()
+        heads.append(Span(sentence.start, sentence.start + len(head), head) if at else None)
     items: list[Item] = []
-    intro = None
+    intro: Item | None = None
     for k, piece in enumerate(pieces):
         n = ordinal_of(piece.text)
         if n == 1:
             items = [_item_of(_trim_end(piece))]
-            before = span.text[: piece.start - span.start].rstrip()
-            if before.endswith((":", "：")):
-                intro: Item | None = _colon_intro(span, piece.start)
-            else:
-                intro = _item_of(pieces[k - 1]) if k else None
+            head = heads[k] or (pieces[k - 1] if k else None)
+            intro = _item_of(head) if head else None
         elif n and n == len(items) + 1:
             items.append(_item_of(_trim_end(piece)))
     return [OutlineList(title, path, "ordinal", tuple(items), intro)] if len(items) >= 2 else []
@@ -315,16 +316,6 @@ AFTER_COLON = re.compile(r"[:：]\s+(?=\S)")
 def _trim_end(span: Span) -> Span:
     text = span.text.rstrip().rstrip(".;")
     return Span(span.start, span.start + len(text), text)
-
-
-def _colon_intro(span: Span, first: int) -> Item:
-    """The words before the colon that opens an inline ordinal list, from their sentence start."""
-    text = span.text[: first - span.start]
-    start = max(text.rfind(". "), text.rfind("\n"))
-    start = start + 2 if start >= 0 else 0
-    while start < len(text) and text[start].isspace():
-        start += 1
-    return _item_of(_trim_end(Span(span.start + start, first, text[start:].rstrip())))
 
 
 def _has_lead(p: Node) -> bool:
