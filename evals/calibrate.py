@@ -12,7 +12,14 @@ their answer, and the confidence model cannot have both few of them and many rig
 refusals: see the curve it prints). It then writes both into `assistant/answer/answerer_weights.json`, which the answerer reads.
 Only the dev split is used; nothing is tuned per question.
 
-Usage:  python evals/calibrate.py [--index-dir DIR] [--dry-run]
+`--set DIR` adds a development set written on other documents (DIR/corpus and
+DIR/cases.jsonl, all of whose cases are for tuning; its index is built under
+.cache/calibration/). A model fitted on one corpus learns that corpus's scores, and
+refuses too readily on documents it has never seen; fitting on several corpora
+teaches it what does not depend on the documents. Measure-only sets (tests/holdout2)
+must never be passed here.
+
+Usage:  python evals/calibrate.py [--index-dir DIR] [--set tests/dev3 ...] [--dry-run]
 """
 
 from __future__ import annotations
@@ -27,9 +34,10 @@ import numpy as np
 from assistant import Assistant, Settings
 from assistant.answer.evidence import FEATURES, WEIGHTS_FILE
 from assistant.answer.validate import finalize
-from assistant.evals.scoring import answer_correct, calibrate, load_cases
+from assistant.evals.scoring import Case, answer_correct, calibrate, load_cases
 
 HERE = Path(__file__).resolve().parent
+CACHE = HERE.parent / ".cache" / "calibration"
 
 
 def fit(x: np.ndarray, y: np.ndarray, c: float) -> tuple[float, np.ndarray]:
@@ -54,6 +62,23 @@ def out_of_fold(x: np.ndarray, y: np.ndarray, c: float, folds: int) -> np.ndarra
     return p
 
 
+def _features(bot: Assistant, cases: list[Case]) -> list[tuple[list[float], float, bool]]:
+    """(evidence features, answered right, answerable) for each case the rules did not refuse."""
+    answerer = bot.answerer
+    found = []
+    for case in cases:
+        question = bot.standalone(case.question, case.history)
+        passages = bot.evidence(question)
+        draft = answerer.answer(question, passages, gate=False)  # type: ignore[call-arg]
+        answer = finalize(draft, passages, question, answerer.name)
+        right = case.answerable and answer_correct(
+            answer.text, answer.abstained, case.answers, case.match, case.column
+        )
+        if draft.evidence and not draft.abstained:  # rules refused it (an empty cell)
+            found.append((list(draft.evidence), 1.0 if right else 0.0, case.answerable))
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -73,28 +98,35 @@ def main() -> None:
         default=0.12,
         help="refuse at most this share of answerable dev cases (the ceiling the gate sets on test)",
     )
+    parser.add_argument(
+        "--set",
+        type=Path,
+        action="append",
+        default=[],
+        help="a development set folder (corpus/ and cases.jsonl) to fit on too; repeatable",
+    )
     parser.add_argument("--folds", type=int, default=5, help="folds for the out-of-fold threshold")
     parser.add_argument("--dry-run", action="store_true", help="print, do not write the file")
     args = parser.parse_args()
 
-    cases = load_cases(args.cases, "dev")
-    bot = Assistant(Settings(index_dir=args.index_dir))
-    answerer = bot.answerer
-    rows, labels, answerable = [], [], []
-    for case in cases:
-        question = bot.standalone(case.question, case.history)
-        passages = bot.evidence(question)
-        draft = answerer.answer(question, passages, gate=False)  # type: ignore[call-arg]
-        answer = finalize(draft, passages, question, answerer.name)
-        right = case.answerable and answer_correct(
-            answer.text, answer.abstained, case.answers, case.match, case.column
-        )
-        if (
-            draft.evidence and not draft.abstained
-        ):  # rules refused it (an empty cell), or no evidence
-            rows.append(draft.evidence)
-            labels.append(1.0 if right else 0.0)
-            answerable.append(case.answerable)
+    rows: list[list[float]] = []
+    labels: list[float] = []
+    answerable: list[bool] = []
+    sets = [(args.cases, "dev", Settings(index_dir=args.index_dir))]
+    for folder in args.set:
+        index_dir = CACHE / folder.resolve().name
+        settings = Settings(corpus_dir=folder / "corpus", index_dir=index_dir)
+        sets.append((folder / "cases.jsonl", "all", settings))
+    for path, split, settings in sets:
+        bot = Assistant(settings)
+        if path != args.cases:
+            bot.index()
+        found = _features(bot, load_cases(path, split))
+        print(f"{path}: {len(found)} cases with evidence")
+        for row, label, can in found:
+            rows.append(row)
+            labels.append(label)
+            answerable.append(can)
     x, y = np.asarray(rows), np.asarray(labels)
     names = [n for n in FEATURES if n != "bias"]
     intercept, coef = fit(x[:, 1:], y, args.c)
@@ -121,7 +153,9 @@ def main() -> None:
     data.update(
         confidence={k: round(v, 4) for k, v in weights.items()},
         threshold=round(threshold, 4),
-        fitted_on=f"dev split of {args.cases.name}: {len(y)} cases, "
+        fitted_on=f"dev split of {args.cases.name}"
+        + "".join(f" + {folder.name}" for folder in args.set)
+        + f": {len(y)} cases, "
         f"{datetime.now(UTC).date().isoformat()}, dev accuracy {accuracy:.3f}",
     )
     WEIGHTS_FILE.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -232,3 +233,63 @@ def test_an_empty_cell_under_a_target_column_is_refused() -> None:
     assert isinstance(stated, str) and stated.startswith(
         "The 2023 figure for harbour pilots is 44 FTE"
     )
+
+
+def _row(label: str, unit: str, title: str) -> Document:
+    record = {"label": label, "unit": unit, "category": "", "cells": []}
+    return Document(page_content=label, metadata={"record": json.dumps(record), "title": title,
+                                                  "kind": "table_row"})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("question", "label", "unit", "about"),
+    [
+        # words naming the document say which table, not which row
+        ("What non-revenue water share does the Tarn Valley plan target for 2030?",
+         "Non-revenue water", "%", True),
+        ("What non-revenue water share does the Tarn Valley plan target for 2030?",
+         "Daily water use per resident", "litres", False),
+        ("What share of trips are made by bicycle in the Tarn Valley plan?",
+         "Trips made by bicycle", "%", True),  # a "%" unit is a share
+    ],
+)  # fmt: skip
+def test_about_row(question: str, label: str, unit: str, about: bool) -> None:
+    from assistant.answer.evidence import about_row, weighted_terms
+    from assistant.answer.question import analyse
+
+    doc = _row(label, unit, "Tarn Valley Plan for Water and Mobility")
+    assert about_row(doc, weighted_terms(analyse(question), lambda t: 1.0)) is about
+
+
+@pytest.mark.parametrize(
+    ("heading", "title"),
+    [("Chapter 5 Funding", "Funding"), ("Box 1 Rain gardens", "Rain gardens"),
+     ("(3) Open books", "Open books"), ("IV. Risks", "Risks"), ("2025 targets", "2025 targets")],
+)  # fmt: skip
+def test_a_list_title_loses_its_heading_number(heading: str, title: str) -> None:
+    """The number is no figure of the answer: numeric grounding would cut it, with the first
+    item beside it."""
+    from assistant.answer.compose import LIST_NUMBERING
+
+    assert LIST_NUMBERING.sub("", heading) == title
+
+
+@pytest.mark.parametrize(
+    ("question", "before", "sentence", "near"),
+    [
+        ("Who curated the Ice and Iron exhibition?", "Ice and Iron ran all summer.",
+         "It was curated by Dr Lena Holt.", True),  # the sentence before says what "it" is
+        ("Who curated the Ice and Iron exhibition?", "The shop reopened in May.",
+         "The shop is run by Dr Lena Holt.", False),
+        ("When did the Veldania system go live?", "", "The Veldanian system went live on 4 May.",
+         True),  # a name's stem begins the longer word
+    ],
+)  # fmt: skip
+def test_a_name_answers_only_beside_the_names_asked_about(question: str, before: str,
+                                                          sentence: str, near: bool) -> None:  # fmt: skip
+    from assistant.answer.evidence import Unit, near_names
+    from assistant.answer.question import analyse
+
+    found = [Unit(1, Span(0, len(t), t), t, "") for t in (before, sentence) if t]
+    doc = Document(page_content=" ".join(u.display for u in found), metadata={"title": "Review"})
+    assert near_names(analyse(question), found, len(found) - 1, [doc]) is near

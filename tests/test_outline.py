@@ -242,3 +242,31 @@ def test_the_last_paren_item_counts_when_a_short_heading_follows() -> None:
     found = _lists_of(PAREN_PLAN)
     assert [label.split(".")[0] for label in found["paren:1. Principles"]] == [
         "(1) Safety first", "(2) Fair fares", "(3) Open books"]  # fmt: skip
+
+
+GALLERY_REVIEW = """# Annual review
+
+## Collections
+
+The collections team catalogued 900 new objects during the year.
+
+During the spring closure, three rooms were rebuilt:
+
+1. the Clock Room, with new cases;
+2. the Map Gallery, with a touch table;
+3. the Rope Store, with an audio guide.
+"""
+
+
+def test_a_colon_sentence_just_before_the_items_introduces_them() -> None:
+    """The sentence that announces the items, not the section's first sentence, opens them."""
+    for chunk in chunk_document(doc(GALLERY_REVIEW), ChunkingConfig(), len, len, 512):
+        if chunk.kind == "list":
+            record = json.loads(chunk.record)
+            assert (
+                record["intro"]["label"] == "During the spring closure, three rooms were rebuilt:"
+            )
+            assert [i["label"].split(",")[0] for i in record["items"]] == [
+                "1. the Clock Room", "2. the Map Gallery", "3. the Rope Store"]  # fmt: skip
+            return
+    raise AssertionError("no list found")

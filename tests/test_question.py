@@ -128,6 +128,21 @@ def test_slot_noun(question: str, noun: str) -> None:
         ("person", "Jon Berg/Ana Ruiz", True),
         ("person", "It was approved by Harbour Council.", False),
         ("organisation", "The People's Bank of Norland raised rates.", True),
+        ("person", "Designed by our Chief Architect, Lena Holt, it opened in May.", True),
+        ("person", "Lena Holt, the museum's head of learning, opened it.", True),
+        ("person", "I took over from Piet Vos, who retired in May.", True),
+        ("person", "The bridge was opened by Cllr Ada Marsh.", True),
+        ("person", "The Harbour Board, the port's owner, opened it.", False),
+        ("organisation", "The ferries are run by Tarn Shipping Ltd under contract.", True),
+        ("organisation", "It was built by Brevik and Sons Ltd.", True),
+        ("organisation", "It was built by a contractor (Norland) Co Ltd.", False),  # "Co Ltd" alone
+        ("organisation", "The Ministry of Transport and Ports approved it.", True),
+        ("agent", "The ferries are run by Tarn Shipping Ltd.", True),
+        ("agent", "The ferries are run by Ada Marsh, the harbour master.", True),
+        ("agent", "The ferries are run by the county.", False),
+        ("month", "The review takes place in October 2025.", True),
+        ("month", "The review takes place in 2025.", False),
+        ("exact_date", "The review takes place in October 2025.", False),
     ],
 )  # fmt: skip
 def test_fillers(kind: str, text: str, filled: bool) -> None:
@@ -305,3 +320,46 @@ def test_strict_slots(question: str, exact_date: bool, names_person: bool) -> No
 def test_calendar_is_no_slot_noun() -> None:
     """ "Which calendar date" asks for a date, not for a calendar."""
     assert slot_noun("On exactly which calendar date was the pier opened?") == ""
+
+
+@pytest.mark.parametrize(
+    ("question", "filler"),
+    [
+        ("Who chairs the harbour board?", "person"),  # a role: a person answers
+        ("Who is the director of the ferry office?", "person"),
+        ("Who runs the island ferries?", "agent"),  # a company may run them
+        ("Whose consent delayed the works?", "agent"),
+        ("Which official signed the order?", "person"),  # a typed slot noun decides
+        ("In which month will the review take place?", "month"),
+        ("On what date will the pier open?", "exact_date"),
+        ("When will the pier open?", "date"),
+    ],
+)  # fmt: skip
+def test_filler_type(question: str, filler: str) -> None:
+    from assistant.answer.evidence import filler_type
+
+    assert filler_type(analyse(question)) == filler
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("Who curated the Ice and Iron exhibition?", ("ice", "iron")),
+        ("When did MIIT open the Harbour Centre?", ("miit", "harbour", "center")),
+        ("What is the 2025 target for ferry trips?", ()),  # the first word names nothing
+    ],
+)  # fmt: skip
+def test_names_the_question_gives(question: str, named: tuple[str, ...]) -> None:
+    assert analyse(question).named == named
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Which galleries at the maritime museum were refurbished?", "list"),
+        ("Which ministries of the State Council are involved?", "list"),
+        ("What share of premises in Wrenfield were passed?", "number"),
+    ],
+)  # fmt: skip
+def test_a_plural_with_a_phrase_after_it_asks_for_a_list(question: str, kind: str) -> None:
+    assert answer_type(question) == kind

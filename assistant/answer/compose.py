@@ -180,12 +180,21 @@ def _shared_by_items(items: list[dict[str, Any]]) -> set[str]:
     return {t for t, n in counts.items() if n * 2 >= len(items) and not t.isdigit()}
 
 
+# A heading's own number ("3.", "(2)", "IV.", "Chapter 5", "Box 1"): no figure of the answer,
+# and not in the items' quotes, so numeric grounding would cut the answer's head with it.
+LIST_NUMBERING = re.compile(
+    r"^\(?\d{1,2}[.)]\s*|^[IVX]{1,4}\.\s*"
+    r"|^(?:Chapter|Section|Part|Article|Box|Annex|Appendix)\s+(?:\d{1,3}|[IVX]{1,4})\b[.:]?\s*",
+    re.IGNORECASE,
+)
+
+
 def list_answer(doc: Document, out: Cited) -> str:
     """Every item of a list, each cited at its own heading span; then the sentence that
     introduces the list, if there is one, as context."""
     data = record(doc)
     items = data.get("items", [])
-    title = re.sub(r"^\(?\d{1,2}[.)]\s*|^[IVX]{1,4}\.\s*", "", data.get("title", "")).strip(" :")
+    title = LIST_NUMBERING.sub("", data.get("title", "")).strip(" :")
     cited = [f"{item['label']} {out.cite(_part_of(doc, item), _span(item))}" for item in items]
     n = count_word(len(items))
     head = f"“{title}” has {n} items" if title else f"There are {n} items"

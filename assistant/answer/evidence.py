@@ -30,6 +30,13 @@ from assistant.text import Span, split_sentences, strip_superscripts, terms
 Idf = Callable[[str], float]
 WEIGHTS_FILE = Path(__file__).with_name("answerer_weights.json")
 
+# Words for a person's role, after or before a name ("Samuel Okafor, Head Curator").
+ROLES = (
+    "curator|director|chair|chairman|chairwoman|chief executive|head|minister|governor|manager|"
+    "officer|secretary|president|leader|engineer|executive|editor|professor|mayor|councillor|"
+    "commissioner|spokesperson|spokesman|spokeswoman|founder|adviser|advisor|economist|analyst|"
+    "coordinator|trustee|architect|master|planner|inspector|auditor|dean|rector|surveyor|warden"
+)
 # What counts as a filler of each answer type (types not listed need none).
 FILLERS: dict[str, str] = {
     "number": r"(?<!\d)(?<!\d\.)(?!(?:19|20)\d\d\b)\d[\d,.]*(?!\d|st\b|nd\b|rd\b|th\b)\s*%?|(?i:\b(one|two|three|four|five|six|seven|"
@@ -45,11 +52,17 @@ FILLERS: dict[str, str] = {
     r"(?i:\b(?:earlier|later|last|next|this|early|late) (?:this |that )?(?:week|month|year|spring|"
     r"summer|autumn|winter)\b|\byesterday\b|\b\d+ (?:days|weeks|months|years) (?:ago|later)\b)",
     "person": r"\b(Premier|President|Minister|Vice Premier|Secretary|Director|Chairman|Chairwoman|"
-    r"Mr|Ms|Mrs|Dr|Professor|Prof)\.?\s+[A-Z][a-z]+|\b[A-Z][a-z]+ [A-Z][a-z]{1,9}\s+(said|says|"
+    r"Mr|Ms|Mrs|Dr|Professor|Prof|Councillor|Cllr|Mayor|Governor|Sir|Dame|Lord|Baroness|"
+    r"Commissioner|Judge|Senator|Captain)\.?\s+[A-Z][a-z]+|\b[A-Z][a-z]+ [A-Z][a-z]{1,9}\s+(said|says|"
     r"stated|noted|added|told|pointed out)\b|^[A-Z][a-z]+ [A-Z][a-z]+:|"
     r"\b(?:Editor|Editors|Translator|Author|Authors|Reporter|Writer)\s+[A-Z][a-z]+ [A-Z][a-z]+\b|"
     r"^By\s+[A-Z][a-z]+ [A-Z][a-z]+\b|"
-    r"\b[A-Z][a-z]+ [A-Z][a-z]+\s*/\s*[A-Z][a-z]+ [A-Z][a-z]+\b",
+    r"\b[A-Z][a-z]+ [A-Z][a-z]+\s*/\s*[A-Z][a-z]+ [A-Z][a-z]+\b|"
+    # a name with its role ("Samuel Okafor, Head Curator", "Head Curator, Samuel Okafor"),
+    # or with a clause about the person ("Richard Haldane, who stepped down")
+    rf"\b[A-Z][a-z]+ [A-Z][a-z'\-]+, (?:the |our |its )?(?:[\w\-'’]+ ){{0,3}}?(?i:{ROLES})\b|"
+    rf"\b(?i:{ROLES})(?: of (?:the )?[A-Z][\w\-]+(?: [A-Z][\w\-]+)*)?,\s+(?:Dr |Mr |Ms |Mrs |"
+    r"Professor )?[A-Z][a-z]+ [A-Z][a-z'\-]+\b|\b[A-Z][a-z]+ [A-Z][a-z'\-]+,? who\b",
     "place": r"\b[A-Z][a-z]+\s+(Province|City|Municipality|District|Prefecture|Region|County)\b|"
     r"\b(in|at|from|of)\s+(Beijing|Shanghai|Tianjin|Chongqing|Guangzhou|Shenzhen|Wuhan|Hangzhou|"
     r"Nanjing|Chengdu|Xi'an|Ningbo|Suzhou|Qingdao|Dalian|Shenyang|Harbin|Changsha|Hefei|Fujian|"
@@ -60,10 +73,16 @@ FILLERS: dict[str, str] = {
     r"Saudi Arabia|Pakistan|Kazakhstan|European Union|ASEAN)\b|"
     r"\b[A-Z][\w\-]+(?:\s+[A-Z][\w\-]+)*\s+(?:International\s+)?(?:Airport|Port|Station|Harbou?r)\b",
     "list": r"(?:,[^,]{2,80}){2,}|\b(?:such as|including|namely|as follows|the following)\b|[:—]",
-    "organisation": r"\b[A-Z][\w&\-]*(?:'s)?(?:\s+(?:of|for|and|[A-Z][\w&\-]*(?:'s)?))*\s+(Ministry|Commission|"
+    "organisation": r"\b(?!(?:The|A|An|This|Its|Their|Our)\s)[A-Z][\w&\-]*(?:'s)?(?:\s+(?:of|for|and|[A-Z][\w&\-]*(?:'s)?))*\s+(Ministry|Commission|"
     r"Council|University|Institute|Academy|Association|Administration|Bureau|Company|Corporation|"
-    r"Group|Bank|Agency|Office|Federation|Committee|Alliance|Center|Centre|Forum|Board|Team)\b|\b(Ministry|University|Institute|Academy|Commission)\s+of\s+[A-Z]",
+    r"Group|Bank|Agency|Office|Federation|Committee|Alliance|Center|Centre|Forum|Board|Team|"
+    r"College|Trust|Authority|Partnership|Foundation|Fund|Society|Union|Consortium|Cooperative|"
+    r"Holdings|Networks|Ltd|Limited|plc|PLC|Inc|LLP|GmbH)\b|\b(Ministry|University|Institute|Academy|Commission)\s+of\s+(?:the\s+)?[A-Z][\w\-]*"
+    r"(?:\s+(?:and|of|for|[A-Z][\w\-]*))*",
 }
+# "Who runs ...?" is answered by a person or by a body ("run by Calder Renewables Ltd").
+FILLERS["agent"] = f"{FILLERS['person']}|{FILLERS['organisation']}"
+FILLERS["month"] = rf"\b(?:{'|'.join(MONTHS)})\b\.?"
 _FILLER_PATTERNS = {kind: re.compile(p) for kind, p in FILLERS.items()}
 _DAY_OF_MONTH = re.compile(rf"\b(?:{'|'.join(MONTHS)})\.?\s+\d{{1,2}}\b(?:,\s*(?:19|20)\d\d)?")
 _POINTS_BACK = re.compile(
@@ -93,6 +112,7 @@ FEATURES = (
 )
 ABOUT_ROW = 0.5  # share of the question's weighted terms a table row's label must hold
 NAMED_TYPES = ("money", "date", "person", "place", "organisation")  # a number alone cannot fill
+NAME_KINDS = ("person", "place", "organisation", "agent")
 COUNT_WINDOW = 6  # words between a figure and the thing it counts
 
 
@@ -108,6 +128,7 @@ class Weights:
     year: float = 0.10
     keep_within: float = 0.05  # more sentences from one document must score this close
     other_document_within: float = 0.10  # a second document is quoted if this close
+    filler_within: float = 1.0  # a sentence with the asked date or sum, if this close to the best
     confidence: dict[str, float] = field(default_factory=dict)  # feature name -> coefficient
     threshold: float = 0.5
 
@@ -144,7 +165,10 @@ def has_filler(answer_type: str, text: str, given: frozenset[str] = frozenset())
         text = _DAY_OF_MONTH.sub(" ", text)
     if answer_type == "money":  # an amount of money: a currency and a figure
         return bool(pattern.search(text)) and has_filler("number", text, given)
-    return any(not _only_given(m.group(0), given) for m in pattern.finditer(text))
+    found = [m.group(0) for m in pattern.finditer(text)]
+    if answer_type in NAME_KINDS:  # "Co Ltd" alone names nobody
+        found = [f for f in found if term_set(f) - term_set(NAME_WORDS)]
+    return any(not _only_given(f, given) for f in found)
 
 
 def filler_type(ask: Ask) -> str:
@@ -152,12 +176,29 @@ def filler_type(ask: Ask) -> str:
     organisation, even in a list), else the answer type."""
     if ask.exact_date:
         return "exact_date"
-    return _SLOT_TYPE.get(ask.slot_noun, "") or ask.answer_type
+    if ask.month_asked:
+        return "month"
+    slot = _SLOT_TYPE.get(ask.slot_noun, "")
+    if slot or ask.answer_type != "person":
+        return slot or ask.answer_type
+    # "Who is the director ...?", "Who chairs ...?" ask for a person; "Who runs ...?" may
+    # be answered by a body.
+    return "person" if term_set(ask.text) & role_terms() else "agent"
+
+
+@lru_cache(maxsize=1)
+def role_terms() -> frozenset[str]:
+    """Roles whose stems name no body too ("minister" and "ministry" share one)."""
+    return term_set(ROLES.replace("|", " ")) - term_set(
+        "chief executive officer commissioner engineer minister"
+    )
 
 
 def _only_given(found: str, given: frozenset[str]) -> bool:
+    """Most of a name's own words are in the question: the question names it ("Beiqi Foton"
+    for "Beiqi Foton Motor Co Ltd")."""
     words = term_set(found) - term_set(NAME_WORDS)
-    return bool(words) and words <= given
+    return bool(words) and len(words & given) > len(words) / 2
 
 
 # Words that make a name a name ("Ministry", "Center") but say nothing new by themselves.
@@ -166,7 +207,8 @@ NAME_WORDS = (
     "bureau company corporation group bank agency office federation committee alliance center "
     "centre forum board team province city municipality district prefecture region county "
     "premier president minister vice secretary director chairman chairwoman mr ms mrs dr "
-    "professor prof"
+    "professor prof college trust authority partnership foundation fund society union "
+    "consortium cooperative holdings networks co ltd limited plc inc llp gmbh"
 )
 # Other words that name the same kind of body ("Itcetera Language Group, Inc." is a company).
 NAME_KIN = {
@@ -227,6 +269,23 @@ def extend(found: list[Unit], i: int, passages: Sequence[Document]) -> Unit:
     text = whole.text[unit.span.start - whole.start : following.span.end - whole.start]
     return Unit(unit.passage, Span(unit.span.start, following.span.end, text),
                 f"{unit.display} {following.display}", unit.context)  # fmt: skip
+
+
+def near_names(ask: Ask, found: list[Unit], i: int, passages: Sequence[Document]) -> bool:
+    """The unit, with the sentence before it (what "it" and "the plant" point back to) and
+    its document's title and publisher, holds at least half the names the question gives: a
+    name found beside other names is no answer."""
+    if not ask.named:
+        return True
+    unit = found[i]
+    meta = passages[unit.passage - 1].metadata
+    text = f"{unit.context} {unit.display} {meta.get('title', '')} {meta.get('publisher', '')}"
+    if i > 0 and found[i - 1].passage == unit.passage:
+        text += f" {found[i - 1].display}"
+    present = term_set(text)
+    # "Veldania" is named by "Veldanian" too: a name's stem may begin a longer word
+    held = [n for n in ask.named if n in present or any(t.startswith(n) for t in present)]
+    return len(held) * 2 >= len(ask.named)
 
 
 def missing_years(ask: Ask, unit: Unit, passages: Sequence[Document]) -> list[str]:
@@ -358,14 +417,24 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
     }
 
 
+# Words a "%" unit stands for ("what *share* ...", "the *percentage* of ...").
+PERCENT_WORDS = "percent percentage per cent share proportion"
+
+
 def about_row(doc: Document, weighted: dict[str, float]) -> bool:
     """A question names a table row when the row's own label (category, indicator, unit,
-    footnotes) holds most of its terms, not just the table's caption."""
+    footnotes) holds most of its terms, not just the table's caption. Words that name the
+    document ("the Kestrel Harbour plan") say which table, not which row: they do not count."""
     row = record(doc)
     own = f"{row.get('category', '')} {row.get('label', '')} {row.get('unit', '')} " + " ".join(
         row.get("footnotes", [])
     )
-    return coverage(weighted, own) >= ABOUT_ROW
+    if "%" in own:
+        own += f" {PERCENT_WORDS}"
+    meta = doc.metadata
+    naming = term_set(f"{meta.get('title', '')} {meta.get('short_title', '')} "
+                      f"{meta.get('publisher', '')}") - term_set(own)  # fmt: skip
+    return coverage({t: w for t, w in weighted.items() if t not in naming}, own) >= ABOUT_ROW
 
 
 def confidence(parts: list[dict[str, float]], w: Weights) -> float:

@@ -137,9 +137,16 @@ class ExtractiveAnswerer:
             scored[at] = max(float(np.max(scored[np.isfinite(scored)], initial=0.0)), 0.0) + 0.01
         else:
             scored = np.where([u.kind == "list" for u in found], -np.inf, scored)
-        if ask.answer_type in STRICT_TYPES:  # only evidence that can answer may be chosen
-            wanted = evidence.filler_type(ask)
-            filled = np.array([evidence.has_filler(wanted, u.display, ask.given) for u in found])
+        wanted = evidence.filler_type(ask)
+        if ask.answer_type in STRICT_TYPES or wanted in evidence.NAME_KINDS:
+            # Only evidence that can answer may be chosen (a date, a sum, a name), and only
+            # near the topic: a date from a sentence on something else is no answer, so one
+            # that scores far below the best leaves the best, to be refused.
+            filled = np.array([evidence.has_filler(wanted, u.display, ask.given)
+                               and evidence.near_names(ask, found, i, passages)
+                               for i, u in enumerate(found)])  # fmt: skip
+            top = float(np.max(scored[np.isfinite(scored)], initial=-np.inf))
+            filled &= scored >= top - self.weights.filler_within
             if np.any(filled & np.isfinite(scored)):
                 scored = np.where(filled, scored, -np.inf)
         order = [int(i) for i in np.argsort(-scored, kind="stable") if np.isfinite(scored[i])]
@@ -158,7 +165,10 @@ class ExtractiveAnswerer:
                 continue
             picks.append(i)
             sources.add(self._source(passages, found[i]))
-        features = evidence.features(ask, found[best], float(scored[best]), passages, weighted)
+        # The features read the text the answer will quote: a short sentence is joined to the
+        # next one (a title to its byline), so what fills the slot may be in the next one.
+        quoted = evidence.extend(found, best, passages)
+        features = evidence.features(ask, quoted, float(scored[best]), passages, weighted)
         return Part(ask, tuple(picks), features, weighted, listed)
 
     def confidence(self, parts: list[Part]) -> float:
@@ -256,7 +266,9 @@ AUX = frozenset("is are was were do does did will would should can could has hav
 
 
 def _missing_filler(ask: Ask) -> str:
-    return "give no exact date for it" if ask.exact_date else MISSING_WHAT[ask.answer_type]
+    if ask.exact_date:
+        return "give no exact date for it"
+    return "give no month for it" if ask.month_asked else MISSING_WHAT[ask.answer_type]
 
 
 def _topic(question: str, evidence_text: str) -> str:

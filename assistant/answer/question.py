@@ -42,7 +42,7 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
     ),
     (
         "list",
-        r"^\s*(what|which) (?!(percentage|proportion|share|rate|ratio|number|amount|value|level|figure|year|date|kind|type)\b)([\w\-]+ ){0,4}[\w\-]+(s|ies)\b (do|does|did|are|were|will|should|fall|have|has|belong)\b",
+        r"^\s*(what|which) (?!(percentage|proportion|share|rate|ratio|number|amount|value|level|figure|year|date|kind|type)\b)([\w\-]+ ){0,4}[\w\-]+(s|ies)\b( (at|in|of|on|for|from|under) (the |its |their )?([\w\-']+ ){0,2}[\w\-']+)? (do|does|did|are|were|will|should|fall|have|has|belong)\b",
     ),
     ("money", r"\bhow much (money|funding|funds?|investment|capital|budget)\b"),
     ("money", r"\bwhat (is|was|are|were) the (budget|funding|cost|price|investment|capital)\b"),
@@ -157,9 +157,12 @@ COUNTED = re.compile(
 # "On what exact date", "which calendar day": a relative date ("on Wednesday", "earlier this
 # month") does not answer it.
 EXACT_DATE = re.compile(
-    r"\b(?:exact(?:ly)?|precise(?:ly)?|calendar)\b.*\b(?:date|day)\b|\b(?:date|day)\b.*\bexact(?:ly)?\b",
+    r"\b(?:exact(?:ly)?|precise(?:ly)?|calendar)\b.*\b(?:date|day)\b|\b(?:date|day)\b.*\bexact(?:ly)?\b"
+    r"|\b(?:on|by) (?:what|which) date\b",
     re.IGNORECASE,
 )
+# "In which month ...": a year alone does not answer it.
+MONTH_ASKED = re.compile(r"\b(?:what|which) month\b", re.IGNORECASE)
 # "Who chairs ...?", "Who signed ...?": the person is the answer. Not "who ... sell to?",
 # where a buyer of any kind may be.
 WHO_SUBJECT = re.compile(r"^\s*who\b(?!.*\b(?:to|for|with|from|by)\s*\??\s*$)", re.IGNORECASE)
@@ -232,6 +235,8 @@ class Ask:
     wants_percent: bool = False
     exact_date: bool = False  # a date asked "exactly": a relative one does not fill it
     names_person: bool = False  # the person is the answer ("who chairs ...?")
+    month_asked: bool = False  # "in which month": a year alone does not fill it
+    named: tuple[str, ...] = ()  # terms of the names the question gives ("Ice and Iron")
 
     @property
     def given(self) -> frozenset[str]:
@@ -317,6 +322,15 @@ def counted(question: str) -> tuple[str, ...]:
     return tuple(terms(m.group("thing"))) if m else ()
 
 
+def names(question: str) -> tuple[str, ...]:
+    """Terms of the capitalised words after the question's first word: the names it gives
+    ("Who curated the *Ice and Iron* exhibition?"), which an answer must be about."""
+    capitalised = re.findall(r"(?<=\s)[A-Z][\w\-']*", question)
+    return tuple(
+        t for t in dict.fromkeys(terms(" ".join(capitalised))) if t not in question_terms()
+    )
+
+
 @lru_cache(maxsize=4096)
 def analyse(question: str) -> Ask:
     kind = answer_type(question)
@@ -330,4 +344,5 @@ def analyse(question: str) -> Ask:
                tuple(y for y in dated_years(question) if y in years), focus(question),
                counted(question), bool(WANTS_PERCENT.search(question)),
                kind == "date" and bool(EXACT_DATE.search(question)),
-               kind == "person" and bool(WHO_SUBJECT.search(question)))  # fmt: skip
+               kind == "person" and bool(WHO_SUBJECT.search(question)),
+               kind == "date" and bool(MONTH_ASKED.search(question)), names(question))  # fmt: skip

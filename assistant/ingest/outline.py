@@ -216,8 +216,14 @@ def _intro(first: Node, paragraphs: list[Node]) -> Item | None:
 
 
 def _opening(node: Node, first: Node) -> Item | None:
-    """The first sentence under a heading, when it comes before the heading's first item."""
-    opening = next((c for c in node.children if c.kind == "para"), None)
+    """The sentence that announces the items ("... three galleries were refurbished:") when
+    one ends in a colon just before them; else the first sentence under the heading, when it
+    comes before the heading's first item."""
+    paragraphs = [c for c in node.children if c.kind == "para"]
+    announced = _intro(first, paragraphs)
+    if announced is not None and announced.label.endswith(":"):
+        return announced
+    opening = next(iter(paragraphs), None)
     if opening is None or opening.span.start > first.span.start:
         return None
     sentences = split_sentences(opening.span.text, offset=opening.span.start)

@@ -1,4 +1,6 @@
-"""Sanity checks for the holdout2 cases: python tests/holdout2/validate.py
+"""Sanity checks for a case set: python tests/holdout2/validate.py [SET_DIR]
+
+SET_DIR (default: this folder) holds corpus/ and cases.jsonl; other sets reuse this checker.
 
 Adapted from tests/holdout/validate.py. Differences: document size is checked
 in words per format; unanswerable cases carry the closest on-topic passage as
@@ -15,7 +17,7 @@ import re
 import sys
 import tomllib
 
-HERE = pathlib.Path(__file__).parent
+HERE = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).parent
 CORPUS = HERE / "corpus"
 KEYS = {
     "id",
