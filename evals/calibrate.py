@@ -1,25 +1,25 @@
-"""Fit the extractive answerer's confidence model and abstention threshold on the dev split.
+"""Fit the extractive answerer's confidence model and abstention threshold on development data.
 
-For every dev case it runs the code users get (the chain's condense step, the evidence
-search, the answerer and the citation check) with the answerer's confidence gate off, and
-records the answer's evidence features (`assistant/answer/evidence.py: FEATURES`) and whether the
-answer was right (an unanswerable case is never answered right: abstaining is). It fits an
-L2-regularised logistic regression (scikit-learn) and picks the threshold that maximises the
-utility on dev, scored out of fold (5-fold): a right answer or a right refusal +1, a wrong
-answer -0.5, a needless refusal 0 (a confident wrong answer is worse than a refusal), among
-the thresholds that refuse at most 12% of answerable dev cases (the ceiling the gate sets on test) (needless refusals cost staff
-their answer, and the confidence model cannot have both few of them and many right
-refusals: see the curve it prints). It then writes both into `assistant/answer/answerer_weights.json`, which the answerer reads.
-Only the dev split is used; nothing is tuned per question.
+For every development case it runs the code users get (the chain's condense step, the
+evidence search, the answerer and the citation check) with the answerer's confidence gate
+off, and records the answer's evidence features (`assistant/answer/evidence.py: FEATURES`)
+and whether the answer was right (an unanswerable case is never answered right: abstaining
+is). It fits an L2-regularised logistic regression (scikit-learn) and picks the threshold
+that maximises the utility, scored out of fold (5-fold): a right answer or a right refusal
++1, a wrong answer -0.5, a needless refusal 0 (a confident wrong answer is worse than a
+refusal), among the thresholds that refuse at most 10% of the answerable cases of every
+case set (needless refusals cost staff their answer, and the model cannot have both few of
+them and many right refusals: see the curve it prints). It writes both into
+`assistant/answer/answerer_weights.json`, which the answerer reads.
 
-`--set DIR` adds a development set written on other documents (DIR/corpus and
-DIR/cases.jsonl, all of whose cases are for tuning; its index is built under
-.cache/calibration/). A model fitted on one corpus learns that corpus's scores, and
-refuses too readily on documents it has never seen; fitting on several corpora
-teaches it what does not depend on the documents. Measure-only sets (tests/holdout2)
-must never be passed here.
+The data: the dev split of evals/known_facts.jsonl, and development sets written on other
+documents (`--sets`; by default tests/holdout, tests/dev3 and tests/dev4, each a folder with
+corpus/ and cases.jsonl, indexed under .cache/calibration/). A model fitted on one corpus
+learns that corpus's scores and refuses too readily on documents it has never seen; several
+corpora teach it what does not depend on the documents. Nothing is tuned per question, and
+measure-only sets (tests/holdout2, tests/holdout3) must never be passed here.
 
-Usage:  python evals/calibrate.py [--index-dir DIR] [--set tests/dev3 ...] [--dry-run]
+Usage:  python evals/calibrate.py [--index-dir DIR] [--sets DIR ...] [--dry-run]
 """
 
 from __future__ import annotations
@@ -37,7 +37,10 @@ from assistant.answer.validate import finalize
 from assistant.evals.scoring import Case, answer_correct, calibrate, load_cases
 
 HERE = Path(__file__).resolve().parent
-CACHE = HERE.parent / ".cache" / "calibration"
+ROOT = HERE.parent
+CACHE = ROOT / ".cache" / "calibration"
+# Development sets on other documents (tests/holdout was read once, so it is one now).
+DEV_SETS = ("tests/holdout", "tests/dev3", "tests/dev4")
 
 
 def fit(x: np.ndarray, y: np.ndarray, c: float) -> tuple[float, np.ndarray]:
@@ -95,15 +98,16 @@ def main() -> None:
     parser.add_argument(
         "--max-false-abstention",
         type=float,
-        default=0.12,
-        help="refuse at most this share of answerable dev cases (the ceiling the gate sets on test)",
+        default=0.10,
+        help="refuse at most this share of the answerable cases of each set (the gate's ceiling on test)",
     )
     parser.add_argument(
-        "--set",
+        "--sets",
         type=Path,
-        action="append",
-        default=[],
-        help="a development set folder (corpus/ and cases.jsonl) to fit on too; repeatable",
+        nargs="*",
+        default=[ROOT / name for name in DEV_SETS],
+        help="development set folders (corpus/ and cases.jsonl) to fit on too "
+        f"(default: {' '.join(DEV_SETS)}; none with a bare --sets)",
     )
     parser.add_argument("--folds", type=int, default=5, help="folds for the out-of-fold threshold")
     parser.add_argument("--dry-run", action="store_true", help="print, do not write the file")
@@ -112,8 +116,9 @@ def main() -> None:
     rows: list[list[float]] = []
     labels: list[float] = []
     answerable: list[bool] = []
+    groups: list[str] = []
     sets = [(args.cases, "dev", Settings(index_dir=args.index_dir))]
-    for folder in args.set:
+    for folder in args.sets:
         index_dir = CACHE / folder.resolve().name
         settings = Settings(corpus_dir=folder / "corpus", index_dir=index_dir)
         sets.append((folder / "cases.jsonl", "all", settings))
@@ -127,6 +132,7 @@ def main() -> None:
             rows.append(row)
             labels.append(label)
             answerable.append(can)
+            groups.append(str(path))
     x, y = np.asarray(rows), np.asarray(labels)
     names = [n for n in FEATURES if n != "bias"]
     intercept, coef = fit(x[:, 1:], y, args.c)
@@ -136,7 +142,7 @@ def main() -> None:
     # or too much on new questions.
     p = out_of_fold(x[:, 1:], y, args.c, args.folds)
     threshold, accuracy = calibrate(p.tolist(), [bool(v) for v in y], answerable, args.wrong_cost,
-                                    args.max_false_abstention)  # fmt: skip
+                                    args.max_false_abstention, groups)  # fmt: skip
     print(f"{len(y)} dev cases, {int(y.sum())} answered right without abstaining")
     print("weights:", ", ".join(f"{k}={v:.2f}" for k, v in weights.items()))
     print(f"threshold {threshold:.3f} -> dev accuracy {accuracy:.3f}")
@@ -154,7 +160,7 @@ def main() -> None:
         confidence={k: round(v, 4) for k, v in weights.items()},
         threshold=round(threshold, 4),
         fitted_on=f"dev split of {args.cases.name}"
-        + "".join(f" + {folder.name}" for folder in args.set)
+        + "".join(f" + {folder.name}" for folder in args.sets)
         + f": {len(y)} cases, "
         f"{datetime.now(UTC).date().isoformat()}, dev accuracy {accuracy:.3f}",
     )

@@ -293,3 +293,22 @@ def test_a_name_answers_only_beside_the_names_asked_about(question: str, before:
     found = [Unit(1, Span(0, len(t), t), t, "") for t in (before, sentence) if t]
     doc = Document(page_content=" ".join(u.display for u in found), metadata={"title": "Review"})
     assert near_names(analyse(question), found, len(found) - 1, [doc]) is near
+
+
+def test_the_sentence_after_the_topic_may_name_the_person() -> None:
+    """ "... ran all summer. Curated by our Head Curator, Lena Holt, it ...": the sentence
+    after the best one goes on about its topic, so the name in it answers "who curated"."""
+    from assistant.answer.evidence import Weights
+    from assistant.answer.extractive import ExtractiveAnswerer
+    from assistant.search.embed import HashEmbeddings
+
+    text = ("The Ice and Iron exhibition about polar ships ran from March to October at the "
+            "maritime museum. Curated by our Head Curator, Lena Holt, it drew large crowds.")  # fmt: skip
+    doc = Document(page_content=text, metadata={"source": "r.md", "start": 0, "end": len(text),
+                                                "text": text, "title": "Review"})  # fmt: skip
+    answerer = ExtractiveAnswerer(embed=HashEmbeddings(64).embed_documents, idf=lambda t: 1.0,
+                                  weights=Weights.load())  # fmt: skip
+    draft = answerer.answer(
+        "Who curated the Ice and Iron exhibition at the maritime museum?", [doc]
+    )
+    assert not draft.abstained and "Lena Holt" in draft.text

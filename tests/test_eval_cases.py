@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from assistant.evals.scoring import KINDS, Case, load_cases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,3 +52,15 @@ def test_kinds_and_splits() -> None:
     assert 0.28 <= test_share <= 0.38
     for kind in KINDS:  # every kind is in both splits
         assert {c.split for c in cases if c.kind == kind} == {"dev", "test"}, kind
+
+
+@pytest.mark.parametrize("folder", ["holdout2", "holdout3", "dev3", "dev4"])
+def test_case_sets_on_other_documents_are_well_formed(folder: str) -> None:
+    """Each set's own checker: quotes found in their sources, answers in their quotes."""
+    import subprocess
+    import sys
+
+    checker = ROOT / "tests" / "holdout2" / "validate.py"
+    done = subprocess.run([sys.executable, str(checker), str(ROOT / "tests" / folder)],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from langchain_core.documents import Document
 
-from assistant.answer.question import MONTHS, Ask
+from assistant.answer.question import KIND_OF, MONTHS, STRANDED, Ask
 from assistant.answer.validate import passage_span
 from assistant.text import Span, split_sentences, strip_superscripts, terms
 
@@ -42,13 +42,15 @@ FILLERS: dict[str, str] = {
     "number": r"(?<!\d)(?<!\d\.)(?!(?:19|20)\d\d\b)\d[\d,.]*(?!\d|st\b|nd\b|rd\b|th\b)\s*%?|(?i:\b(one|two|three|four|five|six|seven|"
     r"eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|"
     r"billions?|dozens?|half|double|doubled|tripled|percent)\b)",
-    "money": r"\b(yuan|RMB|renminbi|dollars?|USD|euros?|EUR)\b|[$¥€£]\s?\d",
+    "money": r"\b(yuan|RMB|renminbi|dollars?|USD|euros?|EUR|pounds?|GBP|sterling|yen|JPY|francs?|"
+    r"crowns?|kronor|krona|kroner|krone|florins?|rupees?|pesos?|rand|lira|zloty|won|rubles?|"
+    r"roubles?|shillings?|dinars?|dirhams?|riyals?|reais|real)\b|[$¥€£₹₩]\s?\d",
     # a day of a month ("March 3", "3 March"), or a numeric date: not "on Wednesday"
     "exact_date": rf"\b(?:{'|'.join(MONTHS)})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|"
     rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{'|'.join(MONTHS[:12])})\b|"
     r"\b(?:19|20)\d\d-\d\d-\d\d\b|\b\d{1,2}/\d{1,2}/(?:19|20)\d\d\b",
-    "date": r"\b(?:19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|"
-    r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
+    "date": rf"\b(?:19|20)\d\d\b|\b(?:{'|'.join(MONTHS)})\b\.?(?:\s+\d{{1,2}}\b)?|"
+    r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
     r"(?i:\b(?:earlier|later|last|next|this|early|late) (?:this |that )?(?:week|month|year|spring|"
     r"summer|autumn|winter)\b|\byesterday\b|\b\d+ (?:days|weeks|months|years) (?:ago|later)\b)",
     "person": r"\b(Premier|President|Minister|Vice Premier|Secretary|Director|Chairman|Chairwoman|"
@@ -72,7 +74,8 @@ FILLERS: dict[str, str] = {
     r"Australia|Canada|Mexico|Brazil|Argentina|Chile|South Africa|Egypt|Nigeria|Israel|Turkey|Iran|"
     r"Saudi Arabia|Pakistan|Kazakhstan|European Union|ASEAN)\b|"
     r"\b[A-Z][\w\-]+(?:\s+[A-Z][\w\-]+)*\s+(?:International\s+)?(?:Airport|Port|Station|Harbou?r)\b",
-    "list": r"(?:,[^,]{2,80}){2,}|\b(?:such as|including|namely|as follows|the following)\b|[:—]",
+    "list": r"(?:,[^,]{2,80}){2,}|[^,]{2,80},[^,]{2,80},? and\b|"
+    r"\b(?:such as|including|namely|as follows|the following)\b|[:—]",
     "organisation": r"\b(?!(?:The|A|An|This|Its|Their|Our)\s)[A-Z][\w&\-]*(?:'s)?(?:\s+(?:of|for|and|[A-Z][\w&\-]*(?:'s)?))*\s+(Ministry|Commission|"
     r"Council|University|Institute|Academy|Association|Administration|Bureau|Company|Corporation|"
     r"Group|Bank|Agency|Office|Federation|Committee|Alliance|Center|Centre|Forum|Board|Team|"
@@ -103,17 +106,13 @@ FEATURES = (
     "slot_noun_missing",
     "named_slot_missing",
     "rare_missing_count",
-    "count_unattached",
     "percent_missing",
-    "row_unrelated",
     "focus_missing",
     "unknown_terms",
-    "counted_not_named",
 )
 ABOUT_ROW = 0.5  # share of the question's weighted terms a table row's label must hold
 NAMED_TYPES = ("money", "date", "person", "place", "organisation")  # a number alone cannot fill
 NAME_KINDS = ("person", "place", "organisation", "agent")
-COUNT_WINDOW = 6  # words between a figure and the thing it counts
 
 
 @dataclass(frozen=True)
@@ -178,12 +177,20 @@ def filler_type(ask: Ask) -> str:
         return "exact_date"
     if ask.month_asked:
         return "month"
-    slot = _SLOT_TYPE.get(ask.slot_noun, "")
+    slot = slot_type(ask)
     if slot or ask.answer_type != "person":
         return slot or ask.answer_type
+    if STRANDED.search(ask.text):  # "who could they sell to?": a buyer of any kind
+        return "any"
     # "Who is the director ...?", "Who chairs ...?" ask for a person; "Who runs ...?" may
     # be answered by a body.
     return "person" if term_set(ask.text) & role_terms() else "agent"
+
+
+def slot_type(ask: Ask) -> str:
+    """The kind of name a slot noun asks for ("which *bodies*": an organisation); none for
+    "what kind of enterprises", which asks for a description."""
+    return "" if KIND_OF.search(ask.text) else _SLOT_TYPE.get(ask.slot_noun, "")
 
 
 @lru_cache(maxsize=1)
@@ -295,37 +302,6 @@ def missing_years(ask: Ask, unit: Unit, passages: Sequence[Document]) -> list[st
     return [y for y in ask.years if y not in unit.display and not (y in ask.dated and y in date)]
 
 
-def counts_thing(ask: Ask, text: str) -> bool:
-    """For "how many <thing>", a figure followed closely by the thing ("19 provincial ...
-    centers")."""
-    if not ask.counted:
-        return True
-    tokens = text.split()
-    wanted = set(ask.counted)
-    for i, token in enumerate(tokens):
-        if has_filler("number", token) and not re.fullmatch(r"\(?(19|20)\d\d\)?[.,;]?", token):
-            window = " ".join(tokens[i + 1 : i + 1 + COUNT_WINDOW])
-            if wanted & term_set(window):
-                return True
-    return False
-
-
-def counted_not_named(ask: Ask, text: str) -> bool:
-    """ "Which companies ...?" answered by "80 companies, including 15 German companies": the
-    evidence counts the things asked for and never names them."""
-    if ask.answer_type not in ("list", "organisation", "person", "place") or not ask.slot_noun:
-        return False
-    noun = term_set(ask.slot_noun)
-    tokens = text.split()
-    seen = counted = 0
-    for i, token in enumerate(tokens):
-        if noun & term_set(token):
-            seen += 1
-            before = tokens[max(0, i - COUNT_WINDOW // 2) : i]
-            counted += any(has_filler("number", t) for t in before)
-    return seen > 0 and seen == counted
-
-
 def coverage(weighted: dict[str, float], text: str) -> float:
     total = sum(weighted.values())
     if not total:
@@ -367,10 +343,10 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
         for d in passages
     )
     given = ask.given
-    slot_type = _SLOT_TYPE.get(ask.slot_noun, "")
+    slot_kind = slot_type(ask)
     # A word the corpus never uses is the asker's own; a typed slot noun ("which three
     # *bodies*") is answered by a filler of its type, not by the word.
-    slot_filled = bool(slot_type) and has_filler(slot_type, unit.display, given)
+    slot_filled = bool(slot_kind) and has_filler(slot_kind, unit.display, given)
     skip = term_set(ask.slot_noun) if slot_filled else frozenset()
     present = term_set(own) | skip
     top = max(weighted.values(), default=1.0) or 1.0
@@ -379,17 +355,17 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
     focus = [t for t in ask.focus if weighted.get(t, 1.0) and t not in skip]
     filled = has_filler(filler_type(ask), unit.display, given)
     # "Which *university*": a name of that kind must be there ("... University"), not any body.
-    named = slot_type == "organisation" and bool(term_set(ask.slot_noun) & term_set(NAME_WORDS))
+    named = slot_kind == "organisation" and bool(term_set(ask.slot_noun) & term_set(NAME_WORDS))
     kin = term_set(
         " ".join([ask.slot_noun, *(v for k, v in NAME_KIN.items() if k in ask.slot_noun)])
     )
     noun_in_unit = bool(kin & term_set(f"{unit.display} {unit.context}"))
     if not ask.slot_noun:
         noun_missing = False
-    elif named or not slot_type:
+    elif named or not slot_kind:
         noun_missing = not noun_in_unit
     else:
-        noun_missing = not has_filler(slot_type, unit.display, given)
+        noun_missing = not has_filler(slot_kind, unit.display, given)
     return {
         "bias": 1.0,
         "best": score,
@@ -403,17 +379,14 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
         "slot_noun_missing": 1.0 if noun_missing else 0.0,
         "named_slot_missing": 1.0 if named and noun_missing else 0.0,
         "rare_missing_count": min(rare_missing, 3) / 3,
-        "count_unattached": 0.0 if counts_thing(ask, unit.display) else 1.0,
         "percent_missing": 1.0
         if ask.wants_percent and not re.search(r"%|per ?cent", unit.display, re.I)
         else 0.0,
-        "row_unrelated": 0.0 if unit.kind != "table_row" or about_row(doc, weighted) else 1.0,
         "focus_missing": len(set(focus) - term_set(f"{unit.display} {unit.context} {unit.notes}"))
         / len(focus)
         if focus
         else 0.0,
         "unknown_terms": min(sum(1 for v in weighted.values() if not v), 3) / 3,
-        "counted_not_named": 1.0 if counted_not_named(ask, unit.display) else 0.0,
     }
 
 

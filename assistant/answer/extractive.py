@@ -141,14 +141,25 @@ class ExtractiveAnswerer:
         if ask.answer_type in STRICT_TYPES or wanted in evidence.NAME_KINDS:
             # Only evidence that can answer may be chosen (a date, a sum, a name), and only
             # near the topic: a date from a sentence on something else is no answer, so one
-            # that scores far below the best leaves the best, to be refused.
+            # that scores far below the best leaves the best, to be refused. The sentence
+            # right after the best one goes on about its topic ("... ran all summer. Curated
+            # by Dr Holt, it ..."), so it may answer whatever its own score.
             filled = np.array([evidence.has_filler(wanted, u.display, ask.given)
                                and evidence.near_names(ask, found, i, passages)
                                for i, u in enumerate(found)])  # fmt: skip
-            top = float(np.max(scored[np.isfinite(scored)], initial=-np.inf))
-            filled &= scored >= top - self.weights.filler_within
-            if np.any(filled & np.isfinite(scored)):
-                scored = np.where(filled, scored, -np.inf)
+            finite = np.isfinite(scored)
+            if np.any(finite):
+                top_i = int(np.argmax(np.where(finite, scored, -np.inf)))
+                floor = float(scored[top_i]) - self.weights.filler_within
+                near = scored >= floor
+                after = top_i + 1
+                if after < len(found) and found[after].passage == found[top_i].passage:
+                    near[after] = True
+                    scored = scored.copy()
+                    scored[after] = max(float(scored[after]), floor)
+                filled &= near
+                if np.any(filled):
+                    scored = np.where(filled, scored, -np.inf)
         order = [int(i) for i in np.argsort(-scored, kind="stable") if np.isfinite(scored[i])]
         if not order:
             order = [0]

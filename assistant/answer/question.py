@@ -60,7 +60,8 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
     ),
     (
         "date",
-        r"\b(when|(what|which) ((exact|precise|calendar|specific) )?(years?|dates?|months?|days?)|since when|how long ago)\b",
+        # not "When X is meant, how does ...?": that "when" sets a condition
+        r"\b(when(?!.*,\s*(how|what|which|who|where|why)\b)|(what|which) ((exact|precise|calendar|specific) )?(years?|dates?|months?|days?)|since when|how long ago)\b",
     ),
     ("number", r"\b(how (many|much|far|large|big|high|long)|by how much|how fast)\b|%"),
     (
@@ -148,12 +149,6 @@ FOCUS_STOP = frozenset(
     one two three four five six seven eight nine ten eleven twelve
     """.split()  # noqa: SIM905
 )
-# "How many <thing>": the count must be of that thing.
-COUNTED = re.compile(
-    r"\bhow many\s+(?:of\s+(?:the|these|those|its|their)\s+(?:\d[\d,]*\s+)?)?"
-    r"(?P<thing>(?:[\w\-]+\s+){0,3}?[\w\-]+?s)\b",
-    re.IGNORECASE,
-)
 # "On what exact date", "which calendar day": a relative date ("on Wednesday", "earlier this
 # month") does not answer it.
 EXACT_DATE = re.compile(
@@ -165,7 +160,10 @@ EXACT_DATE = re.compile(
 MONTH_ASKED = re.compile(r"\b(?:what|which) month\b", re.IGNORECASE)
 # "Who chairs ...?", "Who signed ...?": the person is the answer. Not "who ... sell to?",
 # where a buyer of any kind may be.
+STRANDED = re.compile(r"\b(?:to|for|with|from|by)\s*\??\s*$", re.IGNORECASE)
 WHO_SUBJECT = re.compile(r"^\s*who\b(?!.*\b(?:to|for|with|from|by)\s*\??\s*$)", re.IGNORECASE)
+# "What kind of enterprises ...?" asks for a description, not for the name of one.
+KIND_OF = re.compile(r"\bwhat (?:kind|kinds|type|types|sort|sorts) of\b", re.IGNORECASE)
 WANTS_PERCENT = re.compile(
     r"\b(what|which) (percentage|proportion|share|rate|ratio)\b|\bper ?cent\b", re.I
 )
@@ -231,7 +229,6 @@ class Ask:
     terms: tuple[str, ...]  # content terms, question words and asked years removed
     dated: tuple[str, ...] = ()  # asked years given with a month ("March 2017"): a report's date
     focus: tuple[str, ...] = ()  # terms naming what is asked about the topic
-    counted: tuple[str, ...] = ()  # terms of the thing counted in "how many <thing>"
     wants_percent: bool = False
     exact_date: bool = False  # a date asked "exactly": a relative one does not fill it
     names_person: bool = False  # the person is the answer ("who chairs ...?")
@@ -290,7 +287,7 @@ def slot_noun(question: str) -> str:
             noun = word
             if word.endswith("s"):
                 break
-    return "" if noun in NOT_SLOT_NOUNS else noun
+    return "" if noun in NOT_SLOT_NOUNS or noun.endswith("ly") else noun  # "actually"
 
 
 def dated_years(question: str) -> tuple[str, ...]:
@@ -317,11 +314,6 @@ def focus(question: str) -> tuple[str, ...]:
     return ()
 
 
-def counted(question: str) -> tuple[str, ...]:
-    m = COUNTED.search(question)
-    return tuple(terms(m.group("thing"))) if m else ()
-
-
 def names(question: str) -> tuple[str, ...]:
     """Terms of the capitalised words after the question's first word: the names it gives
     ("Who curated the *Ice and Iron* exhibition?"), which an answer must be about."""
@@ -342,7 +334,7 @@ def analyse(question: str) -> Ask:
     count = asked_count(question) if kind == "list" else None
     return Ask(question, kind, years, count, slot_noun(question), content,
                tuple(y for y in dated_years(question) if y in years), focus(question),
-               counted(question), bool(WANTS_PERCENT.search(question)),
+               bool(WANTS_PERCENT.search(question)),
                kind == "date" and bool(EXACT_DATE.search(question)),
                kind == "person" and bool(WHO_SUBJECT.search(question)),
                kind == "date" and bool(MONTH_ASKED.search(question)), names(question))  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -267,26 +268,31 @@ def calibrate(
     answerable: Sequence[bool],
     wrong_cost: float = 0.0,
     max_false_abstention: float = 1.0,
+    groups: Sequence[str] | None = None,
 ) -> tuple[float, float]:
     """The abstention threshold with the best utility: +1 for a right answer (confidence >=
     threshold and `right`) or for abstaining on an unanswerable case, 0 for abstaining on an
     answerable one, and -`wrong_cost` for any wrong answer (a confident wrong answer is worse
     than a refusal), among thresholds that refuse at most `max_false_abstention` of the
     answerable cases (needless refusals are not free either: staff lose the answer).
+    With `groups` (a case's document set), the ceiling holds in every group: a threshold
+    must not refuse too much on any set of documents, not only on all of them together.
     Candidates lie midway between observed confidences.
     Returns (threshold, accuracy at that threshold)."""
     points = sorted({0.0, *confidences})
-    n_answerable = max(1, sum(answerable))
+    group_of = list(groups) if groups is not None else [""] * len(confidences)
+    n_answerable = Counter(g for g, a in zip(group_of, answerable, strict=True) if a)
     best = (0.0, -1.0, -float("inf"))
     for i, low in enumerate(points):
         threshold = (low + (points[i + 1] if i + 1 < len(points) else low + 0.02)) / 2
-        hits = wrong = needless = 0
-        for c, ok, a in zip(confidences, right, answerable, strict=True):
+        hits = wrong = 0
+        needless: Counter[str] = Counter()
+        for c, ok, a, g in zip(confidences, right, answerable, group_of, strict=True):
             answered = c >= threshold
             hits += (answered and ok) or (not answered and not a)
             wrong += answered and not ok
-            needless += a and not answered
-        if needless / n_answerable > max_false_abstention:
+            needless[g] += a and not answered
+        if any(needless[g] / n > max_false_abstention for g, n in n_answerable.items()):
             continue
         utility = hits - wrong_cost * wrong
         if utility > best[2]:
