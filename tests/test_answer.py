@@ -235,8 +235,9 @@ def test_an_empty_cell_under_a_target_column_is_refused() -> None:
     )
 
 
-def _row(label: str, unit: str, title: str) -> Document:
-    record = {"label": label, "unit": unit, "category": "", "cells": []}
+def _row(label: str, unit: str, title: str, columns: tuple[str, ...] = ()) -> Document:
+    cells = [{"column": c, "value": "1"} for c in columns]
+    record = {"label": label, "unit": unit, "category": "", "cells": cells}
     return Document(page_content=label, metadata={"record": json.dumps(record), "title": title,
                                                   "kind": "table_row"})  # fmt: skip
 
@@ -312,3 +313,24 @@ def test_the_sentence_after_the_topic_may_name_the_person() -> None:
         "Who curated the Ice and Iron exhibition at the maritime museum?", [doc]
     )
     assert not draft.abstained and "Lena Holt" in draft.text
+
+
+@pytest.mark.parametrize(
+    ("question", "label", "columns", "unrelated"),
+    [
+        ("What self-sufficiency rate for microchips does the plan set for 2025?",
+         "Penetration rate of digital design tools", ("2015", "2025"), True),
+        ("What is the 2025 target for the penetration rate of digital design tools?",
+         "Penetration rate of digital design tools", ("2015", "2025"), False),
+        # in a table of regions the question names the region and a column
+        ("What share of Kelder premises had coverage by September?", "Kelder",
+         ("Premises in scope", "Coverage (%)"), False),
+    ],
+)  # fmt: skip
+def test_a_row_about_something_else_is_no_answer(question: str, label: str,
+                                                 columns: tuple[str, ...], unrelated: bool) -> None:  # fmt: skip
+    from assistant.answer.evidence import unrelated_row, weighted_terms
+    from assistant.answer.question import analyse
+
+    doc = _row(label, "%", "Plan", columns)
+    assert unrelated_row(doc, weighted_terms(analyse(question), lambda t: 1.0)) is unrelated

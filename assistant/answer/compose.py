@@ -71,6 +71,10 @@ def _value_with_unit(value: str, unit: str) -> str:
     return _lower_first(value)
 
 
+def row_label(doc: Document) -> str:
+    return str(record(doc).get("label", "")) or doc.page_content[:80]
+
+
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
 

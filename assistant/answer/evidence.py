@@ -111,6 +111,7 @@ FEATURES = (
     "unknown_terms",
 )
 ABOUT_ROW = 0.5  # share of the question's weighted terms a table row's label must hold
+UNRELATED_ROW = 0.3  # ... and below which (columns' names included) it is about something else
 NAMED_TYPES = ("money", "date", "person", "place", "organisation")  # a number alone cannot fill
 NAME_KINDS = ("person", "place", "organisation", "agent")
 
@@ -396,18 +397,32 @@ PERCENT_WORDS = "percent percentage per cent share proportion"
 
 def about_row(doc: Document, weighted: dict[str, float]) -> bool:
     """A question names a table row when the row's own label (category, indicator, unit,
-    footnotes) holds most of its terms, not just the table's caption. Words that name the
+    footnotes) holds most of its terms, not just the table's caption."""
+    return row_coverage(doc, weighted) >= ABOUT_ROW
+
+
+def unrelated_row(doc: Document, weighted: dict[str, float]) -> bool:
+    """The row's label and its columns' names hold almost none of the question's terms: a
+    figure of this row, for whatever year, answers some other question."""
+    return row_coverage(doc, weighted, columns=True) < UNRELATED_ROW
+
+
+def row_coverage(doc: Document, weighted: dict[str, float], columns: bool = False) -> float:
+    """The share of the question's weighted terms in the row's own label (and, with `columns`,
+    its columns' names: in a table of regions, "coverage" is a column). Words that name the
     document ("the Kestrel Harbour plan") say which table, not which row: they do not count."""
     row = record(doc)
     own = f"{row.get('category', '')} {row.get('label', '')} {row.get('unit', '')} " + " ".join(
         row.get("footnotes", [])
     )
+    if columns:
+        own += " " + " ".join(str(c.get("column", "")) for c in row.get("cells", []))
     if "%" in own:
         own += f" {PERCENT_WORDS}"
     meta = doc.metadata
     naming = term_set(f"{meta.get('title', '')} {meta.get('short_title', '')} "
                       f"{meta.get('publisher', '')}") - term_set(own)  # fmt: skip
-    return coverage({t: w for t, w in weighted.items() if t not in naming}, own) >= ABOUT_ROW
+    return coverage({t: w for t, w in weighted.items() if t not in naming}, own)
 
 
 def confidence(parts: list[dict[str, float]], w: Weights) -> float:

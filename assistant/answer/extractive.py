@@ -221,6 +221,11 @@ class ExtractiveAnswerer:
         best = found[part.picks[0]]
         if best.kind == "table_row":
             doc = passages[best.passage - 1]
+            if evidence.unrelated_row(doc, part.weighted):
+                return compose.Refusal(
+                    f"No table row is about this; the closest is “{compose.row_label(doc)}”.",
+                    best.passage,
+                )
             cell = compose.cell_answer(part.ask, doc, out, evidence.about_row(doc, part.weighted))
             if isinstance(cell, compose.Refusal):
                 return compose.Refusal(cell.reason, best.passage)
