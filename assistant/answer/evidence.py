@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from langchain_core.documents import Document
 
-from assistant.answer.question import KIND_OF, MONTHS, STRANDED, Ask
+from assistant.answer.question import KIND_OF, MONTH_NAMES, MONTHS, STRANDED, Ask
 from assistant.answer.validate import passage_span
 from assistant.text import Span, split_sentences, strip_superscripts, terms
 
@@ -46,10 +46,10 @@ FILLERS: dict[str, str] = {
     r"crowns?|kronor|krona|kroner|krone|florins?|rupees?|pesos?|rand|lira|zloty|won|rubles?|"
     r"roubles?|shillings?|dinars?|dirhams?|riyals?|reais|real)\b|[$¥€£₹₩]\s?\d",
     # a day of a month ("March 3", "3 March"), or a numeric date: not "on Wednesday"
-    "exact_date": rf"\b(?:{'|'.join(MONTHS)})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|"
+    "exact_date": rf"\b(?:{MONTH_NAMES})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|"
     rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{'|'.join(MONTHS[:12])})\b|"
     r"\b(?:19|20)\d\d-\d\d-\d\d\b|\b\d{1,2}/\d{1,2}/(?:19|20)\d\d\b",
-    "date": rf"\b(?:19|20)\d\d\b|\b(?:{'|'.join(MONTHS)})\b\.?(?:\s+\d{{1,2}}\b)?|"
+    "date": rf"\b(?:19|20)\d\d\b|\b(?:{MONTH_NAMES})\b\.?(?:\s+\d{{1,2}}\b)?|"
     r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
     r"(?i:\b(?:earlier|later|last|next|this|early|late) (?:this |that )?(?:week|month|year|spring|"
     r"summer|autumn|winter)\b|\byesterday\b|\b\d+ (?:days|weeks|months|years) (?:ago|later)\b)",
@@ -85,9 +85,9 @@ FILLERS: dict[str, str] = {
 }
 # "Who runs ...?" is answered by a person or by a body ("run by Calder Renewables Ltd").
 FILLERS["agent"] = f"{FILLERS['person']}|{FILLERS['organisation']}"
-FILLERS["month"] = rf"\b(?:{'|'.join(MONTHS)})\b\.?"
+FILLERS["month"] = rf"\b(?:{MONTH_NAMES})\b\.?"
 _FILLER_PATTERNS = {kind: re.compile(p) for kind, p in FILLERS.items()}
-_DAY_OF_MONTH = re.compile(rf"\b(?:{'|'.join(MONTHS)})\.?\s+\d{{1,2}}\b(?:,\s*(?:19|20)\d\d)?")
+_DAY_OF_MONTH = re.compile(rf"\b(?:{MONTH_NAMES})\.?\s+\d{{1,2}}\b(?:,\s*(?:19|20)\d\d)?")
 _POINTS_BACK = re.compile(
     r"^(It|They|These|Those|This|Such|Them|Their|Its|Among them|Of these|In addition|Specifically|"
     r"Namely|That is)\b"
@@ -113,7 +113,7 @@ FEATURES = (
 ABOUT_ROW = 0.5  # share of the question's weighted terms a table row's label must hold
 UNRELATED_ROW = 0.3  # ... and below which (columns' names included) it is about something else
 NAMED_TYPES = ("money", "date", "person", "place", "organisation")  # a number alone cannot fill
-NAME_KINDS = ("person", "place", "organisation", "agent")
+NAME_KINDS = ("person", "place", "organisation", "agent")  # filler kinds that are names
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ class Weights:
     year: float = 0.10
     keep_within: float = 0.05  # more sentences from one document must score this close
     other_document_within: float = 0.10  # a second document is quoted if this close
-    filler_within: float = 1.0  # a sentence with the asked date or sum, if this close to the best
+    filler_within: float = 0.15  # a sentence with the asked date, sum or name, if this close
     confidence: dict[str, float] = field(default_factory=dict)  # feature name -> coefficient
     threshold: float = 0.5
 

@@ -147,9 +147,8 @@ class ExtractiveAnswerer:
             filled = np.array([evidence.has_filler(wanted, u.display, ask.given)
                                and evidence.near_names(ask, found, i, passages)
                                for i, u in enumerate(found)])  # fmt: skip
-            finite = np.isfinite(scored)
-            if np.any(finite):
-                top_i = int(np.argmax(np.where(finite, scored, -np.inf)))
+            if np.any(np.isfinite(scored)):  # unscored units are -inf, never the best
+                top_i = int(np.argmax(scored))
                 floor = float(scored[top_i]) - self.weights.filler_within
                 near = scored >= floor
                 after = top_i + 1

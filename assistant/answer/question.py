@@ -161,7 +161,7 @@ MONTH_ASKED = re.compile(r"\b(?:what|which) month\b", re.IGNORECASE)
 # "Who chairs ...?", "Who signed ...?": the person is the answer. Not "who ... sell to?",
 # where a buyer of any kind may be.
 STRANDED = re.compile(r"\b(?:to|for|with|from|by)\s*\??\s*$", re.IGNORECASE)
-WHO_SUBJECT = re.compile(r"^\s*who\b(?!.*\b(?:to|for|with|from|by)\s*\??\s*$)", re.IGNORECASE)
+WHO_SUBJECT = re.compile(rf"^\s*who\b(?!.*{STRANDED.pattern})", re.IGNORECASE)
 # "What kind of enterprises ...?" asks for a description, not for the name of one.
 KIND_OF = re.compile(r"\bwhat (?:kind|kinds|type|types|sort|sorts) of\b", re.IGNORECASE)
 WANTS_PERCENT = re.compile(
@@ -174,10 +174,11 @@ MONTHS = (  # noqa: SIM905
     "January February March April May June July August September October November December "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
 ).split()
+MONTH_NAMES = "|".join(MONTHS)  # the alternation the date patterns share
 YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 YEAR_BEFORE = re.compile(
     r"\b(?:by|in|for|from|to|until|till|since|during|before|after|between|and|through|of|the|a|"
-    r"as of|end of|early|late|mid|on)\s+(?:(?:" + "|".join(MONTHS) + r")\s+(?:\d{1,2},?\s+)?)?$",
+    r"as of|end of|early|late|mid|on)\s+(?:(?:" + MONTH_NAMES + r")\s+(?:\d{1,2},?\s+)?)?$",
     re.IGNORECASE,
 )
 YEAR_AFTER = re.compile(
@@ -294,8 +295,7 @@ def dated_years(question: str) -> tuple[str, ...]:
     """Asked years that a document's date may stand for: a year given with a month ("in
     March 2017", "on Oct 16, 2017"), or one that names a thing ("the 2015 guideline", as
     opposed to "the 2015 target")."""
-    months = "|".join(MONTHS)
-    found = re.findall(rf"\b(?:{months})\.?\s+(?:\d{{1,2}},?\s+)?((?:19|20)\d\d)\b", question)
+    found = re.findall(rf"\b(?:{MONTH_NAMES})\.?\s+(?:\d{{1,2}},?\s+)?((?:19|20)\d\d)\b", question)
     for match in YEAR.finditer(question):
         after = OTHER_YEARS.sub("", question[match.end() :])
         if ARTICLE_BEFORE.search(question[: match.start()]) and not YEAR_AFTER.match(after):
