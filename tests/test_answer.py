@@ -8,6 +8,8 @@ from langchain_core.documents import Document
 
 from assistant import Assistant
 from assistant.answer.condense import condense, is_follow_up
+from assistant.answer.evidence import Weights
+from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.validate import (
     UNGROUNDED_WARNING,
     UNSUPPORTED_WARNING,
@@ -200,6 +202,7 @@ def test_an_answer_sentence_drops_a_leading_footnote_marker() -> None:
         ("2025", ["2025 low", "2025 high"], None),  # two columns hold it: neither is "the" one
         ("2023", ["2021-22", "2022-23"], None),  # a financial year is no calendar year
         ("2019", ["2021", "2023"], None),
+        ("2027/28", ["2025/26 target", "2027/28 target"], "2027/28 target"),
     ],
 )  # fmt: skip
 def test_column_for_a_year(year: str, columns: list[str], column: str | None) -> None:
@@ -299,16 +302,9 @@ def test_a_name_answers_only_beside_the_names_asked_about(question: str, before:
 def test_the_sentence_after_the_topic_may_name_the_person() -> None:
     """ "... ran all summer. Curated by our Head Curator, Lena Holt, it ...": the sentence
     after the best one goes on about its topic, so the name in it answers "who curated"."""
-    from assistant.answer.evidence import Weights
-    from assistant.answer.extractive import ExtractiveAnswerer
-    from assistant.search.embed import HashEmbeddings
-
     text = ("The Ice and Iron exhibition about polar ships ran from March to October at the "
             "maritime museum. Curated by our Head Curator, Lena Holt, it drew large crowds.")  # fmt: skip
-    doc = Document(page_content=text, metadata={"source": "r.md", "start": 0, "end": len(text),
-                                                "text": text, "title": "Review"})  # fmt: skip
-    answerer = ExtractiveAnswerer(embed=HashEmbeddings(64).embed_documents, idf=lambda t: 1.0,
-                                  weights=Weights.load())  # fmt: skip
+    answerer, doc = _answerer(), _doc(text)
     draft = answerer.answer(
         "Who curated the Ice and Iron exhibition at the maritime museum?", [doc]
     )
@@ -334,3 +330,64 @@ def test_a_row_about_something_else_is_no_answer(question: str, label: str,
 
     doc = _row(label, "%", "Plan", columns)
     assert unrelated_row(doc, weighted_terms(analyse(question), lambda t: 1.0)) is unrelated
+
+
+def _answerer() -> ExtractiveAnswerer:
+    from assistant.search.embed import HashEmbeddings
+
+    return ExtractiveAnswerer(embed=HashEmbeddings(64).embed_documents, idf=lambda t: 1.0,
+                              weights=Weights.load())  # fmt: skip
+
+
+def _doc(text: str, title: str = "Review") -> Document:
+    return Document(page_content=text, metadata={"source": "r.md", "start": 0, "end": len(text),
+                                                 "text": text, "title": title})  # fmt: skip
+
+
+def test_a_refusal_for_who_runs_says_no_one_is_named() -> None:
+    """ "Who runs ...?" may be answered by a body, so the refusal must not say "no person"."""
+    draft = _answerer().answer(
+        "Who runs the island ferry service?",
+        [_doc("The island ferry service runs every hour in summer and twice a day in winter.")],
+    )
+    assert draft.abstained and "name no one" in draft.reason
+
+
+def test_the_document_title_met_again_is_no_answer() -> None:
+    """The first line repeats the title; the interviewee is named in the paragraph after."""
+    from assistant.answer.evidence import units
+
+    title = "Warmer Homes: Interview with the Minister for Energy on the Clean Heat Programme"
+    text = (f"{title}\n\nThe Clean Heat Programme began in January. Our reporter spoke to Energy "
+            "Minister Tomas Vereker about its goals.")  # fmt: skip
+    shown = [u.display for u in units([_doc(text, title)])]
+    assert title not in shown and any("Vereker" in s for s in shown)
+
+
+@pytest.mark.parametrize(
+    ("question", "title", "missing"),
+    [
+        ("Which spinouts were formed in 2024-25?", "Annual Research Report 2024-25", []),
+        ("How many factories will be built by 2025?", "Made in China 2025", ["2025"]),  # a name
+        ("How many ferries ran in 2023?", "Ferry Plan 2023-2030", ["2023"]),
+    ],
+)  # fmt: skip
+def test_a_financial_year_in_the_title_covers_the_document(question: str, title: str,
+                                                           missing: list[str]) -> None:  # fmt: skip
+    from assistant.answer.evidence import Unit, missing_years
+    from assistant.answer.question import analyse
+
+    text = "Three new ones were formed during the year."
+    unit = Unit(1, Span(0, len(text), text), text, "")
+    assert missing_years(analyse(question), unit, [_doc(text, title)]) == missing
+
+
+def test_a_sentence_pointing_back_brings_the_one_before() -> None:
+    """ "Its other members are ..." needs the sentence that names the board and its chair."""
+    from assistant.answer.evidence import extend, units
+
+    text = ("The board is chaired by Dr Ada Marsh, the medical director. Its other members are "
+            "the chief nurse and two patient representatives chosen each year.")  # fmt: skip
+    found = units([_doc(text)])
+    assert extend(found, 1, [_doc(text)], back=True).display == " ".join(text.split())
+    assert extend(found, 1, [_doc(text)]).display == found[1].display  # not asked for a list

@@ -157,6 +157,25 @@ def test_markdown_headings_nest() -> None:
     assert [c.heading for c in chunks if c.kind == "text"] == [("A",), ("A", "B"), ("C",)]
 
 
+@pytest.mark.parametrize(
+    ("line", "is_heading"),
+    [
+        ("Updated: Oct 21,2017 7:15 AM China Daily", False),  # a dateline is text to quote
+        ("Source: Harbour Authority press office", False),
+        ("Fresh impetus for the harbour plan", True),
+        ("Harbour plan: what changes in 2026", True),
+    ],
+)
+def test_a_short_line_before_a_paragraph_is_a_title_unless_it_is_a_label(
+    line: str, is_heading: bool
+) -> None:
+    text = f"{line}\n\nThe harbour authority will renew the sea wall and dredge the channel before the ferries return.\n"
+    chunks = chunk_document(doc(text), ChunkingConfig(), words, words, 512)
+    body = " ".join(c.text for c in chunks if c.kind == "text")
+    assert (line in body) is not is_heading
+    assert any(line in c.heading for c in chunks) is is_heading
+
+
 HOSTILE = {
     "long markdown heading": "# "
     + " ".join(f"heading{i}" for i in range(400))

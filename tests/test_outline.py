@@ -140,11 +140,19 @@ def test_ordinal_of(text: str, n: int) -> None:
     ("text", "title", "items"),
     [
         ("The agency drew up six rules and three port plans—dredging, lighting and customs, which "
-         "took a year.", "three port plans", ["dredging", "lighting", "customs"]),
+         "took a year.", "The agency drew up six rules and three port plans",
+         ["dredging", "lighting", "customs"]),
         ("We will build two corridors to link the north coast and the river valleys.",
          "two corridors", ["north coast", "the river valleys"]),
         ("It funds four programmes: school meals, clinics, rural roads, and clean water.",
-         "four programmes", ["school meals", "clinics", "rural roads", "clean water"]),
+         "It funds four programmes", ["school meals", "clinics", "rural roads", "clean water"]),
+        # after an Oxford comma the last item runs on; earlier ones may hold "and"
+        ("To do this, the board chose three aims: safer quays, faster loading and unloading, "
+         "and a cleaner, quieter harbour.", "the board chose three aims",
+         ["safer quays", "faster loading and unloading", "a cleaner, quieter harbour"]),
+        # the clause may say more between the count and the colon
+        ("Two new ferry firms were set up during the year: Tarn Lines and Brevik Boats.",
+         "Two new ferry firms were set up during the year", ["Tarn Lines", "Brevik Boats"]),
         ("It funds four programmes: school meals, clinics and clean water.", None, []),  # 3 is not 4
         ("Three ministers attended, and the rest sent deputies.", None, []),
     ],

@@ -58,6 +58,9 @@ def test_answer_type(question: str, kind: str) -> None:
         ("What is the plan's goal by 2035?", ("2035",)),
         ("Between 2015 and 2020, how much did it fall?", ("2015", "2020")),
         ("What were the 2019, 2021 and 2023 values for exports?", ("2019", "2021", "2023")),
+        ("What is the 2027/28 target for virtual ward beds?", ("2027/28",)),  # a financial year
+        ("Which spinouts were formed in 2024-25?", ("2024-25",)),
+        ("What was decided at the meeting on 2015-05-08?", ("2015",)),  # a date, not a range
     ],
 )  # fmt: skip
 def test_asked_years(question: str, years: tuple[str, ...]) -> None:
@@ -140,8 +143,14 @@ def test_slot_noun(question: str, noun: str) -> None:
         ("agent", "The ferries are run by Tarn Shipping Ltd.", True),
         ("agent", "The ferries are run by Ada Marsh, the harbour master.", True),
         ("agent", "The ferries are run by the county.", False),
+        ("agent", "The new ferries are built by Norsk Yard in Bergen.", True),
+        ("organisation", "Samples went to Tarn Water Laboratories for testing.", True),
+        ("organisation", "The works will start in May.", False),  # a common noun, lower case
         ("money", "Losses were 3.4 million florins in 2024.", True),
         ("money", "The fund holds 52.0 million crowns.", True),
+        ("money", "Funding of RMB 20 billion was agreed.", True),
+        ("money", "It cost USD 5m.", True),
+        ("money", "Four requests were made, and a fare costs nothing.", False),  # no amount
         ("list", "Add cartons, plastic film and small electrical items to the bins.", True),
         ("list", "Add cartons to the bins.", False),
         ("month", "The review takes place in October 2025.", True),
@@ -182,6 +191,8 @@ def test_year_after_a_question_word_is_asked() -> None:
         ("How many of the 97 pilot projects were in robotics?", "97", "It unveiled 97 pilot projects.", False),
         ("How many of the 97 pilot projects were in robotics?", "97", "Of the 97, 12 were robots.", True),
         ("Which ministry leads it?", "", "The Ministry of Finance leads it.", True),
+        ("How much would the £2 flat fare cost a year?", "2", "It asks for a £2 flat fare and four other things.", False),
+        ("How much would the £2 flat fare cost a year?", "2", "The £2 fare would cost £4.5 million a year.", True),
     ],
 )  # fmt: skip
 def test_a_filler_is_new_information(question: str, given: str, text: str, filled: bool) -> None:
@@ -282,6 +293,7 @@ def test_dated_years(question: str, dated: tuple[str, ...]) -> None:
     [
         ("On what exact date did the pier open?", True, False),
         ("On exactly which calendar day was the meeting held?", True, False),
+        ("On which dates did the harbour board meet?", True, False),
         ("When did the pier open?", False, False),
         ("Who chairs the harbour board?", False, True),
         ("Who signed the accord?", False, True),
@@ -308,6 +320,7 @@ def test_calendar_is_no_slot_noun() -> None:
         ("Who runs the island ferries?", "agent"),  # a company may run them
         ("Whose consent delayed the works?", "agent"),
         ("Which official signed the order?", "person"),  # a typed slot noun decides
+        ("Which contractor will dredge the channel?", "organisation"),
         ("In which month will the review take place?", "month"),
         ("On what date will the pier open?", "exact_date"),
         ("When will the pier open?", "date"),

@@ -105,7 +105,7 @@ def cell_answer(ask: Ask, doc: Document, out: Cited, about_row: bool) -> str | R
                        + (f" (it gives {given})." if given else "."))  # fmt: skip
     marker = out.cite(doc, passage_span(doc))
     noun = "target" if TARGET_WORDS.search(ask.text) else "figure"
-    if noun == "figure" and all(int(asked[c]) > _year(doc) for c in columns):
+    if noun == "figure" and all(int(asked[c][:4]) > _year(doc) for c in columns):
         noun = "target"
     values = [_value_with_unit(cells[y]["value"], row["unit"]) for y in columns]
     named = [c if c not in ask.years else f"{c} {noun}" for c in columns]  # "2025 target" as is
@@ -118,11 +118,11 @@ def cell_answer(ask: Ask, doc: Document, out: Cited, about_row: bool) -> str | R
 
 def column_for(year: str, cells: dict[str, Any]) -> str | None:
     """The column a year asked about names: the year itself, else the one column whose
-    header holds it ("2025 target", "Target (2025)"). A range ("2022-23") is no calendar
-    year: the refusal then lists the columns there are."""
+    header holds it ("2025 target", "Target (2025)", "2027/28 target"). A financial year
+    ("2022-23") is no calendar year: asked "2023", the refusal lists the columns there are."""
     if year in cells:
         return year
-    holding = [c for c in cells if re.search(rf"(?<![\w\-–/]){year}(?![\w\-–/])", c)]
+    holding = [c for c in cells if re.search(rf"(?<![\w\-–/]){re.escape(year)}(?![\w\-–/])", c)]
     return holding[0] if len(holding) == 1 else None
 
 
@@ -150,10 +150,11 @@ def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, floa
     for n in list_passages(passages):
         doc = passages[n - 1]
         data = record(doc)
-        # The document's own title names every list in it: its words decide nothing here.
+        # The document's own title names every list in it: its words decide nothing here,
+        # unless the list's own title holds them too ("We run four *hospitals*").
         titled = set(
             terms(f"{doc.metadata.get('title', '')} {doc.metadata.get('short_title', '')}")
-        )
+        ) - set(terms(data.get("title", "")))
         asked = {t: w for t, w in weighted.items() if t not in titled} or weighted
         total = sum(asked.values()) or 1.0
         intro = (data.get("intro") or {}).get("label", "")
@@ -193,15 +194,33 @@ LIST_NUMBERING = re.compile(
 )
 
 
+def introduced_list(unit: Unit, passages: Sequence[Document]) -> int | None:
+    """The list passage whose items `unit` announces ("... depends on four programmes:"): the
+    items, not the announcement, answer."""
+    if unit.kind != "text" or not unit.display.endswith(":"):
+        return None
+    for n in list_passages(passages):
+        intro = record(passages[n - 1]).get("intro")
+        if intro and intro["start"] <= unit.span.start < intro["end"]:
+            return n
+    return None
+
+
 def list_answer(doc: Document, out: Cited) -> str:
-    """Every item of a list, each cited at its own heading span; then the sentence that
-    introduces the list, if there is one, as context."""
+    """Every item of a list, each cited at its own heading span, after the clause that
+    announces them when the list is inside a sentence; then the sentence that introduces the
+    list, if there is one, as context."""
     data = record(doc)
     items = data.get("items", [])
     title = LIST_NUMBERING.sub("", data.get("title", "")).strip(" :")
+    if lead := data.get("lead"):
+        # the clause that announces the items, in the source's words: "We run four hospitals"
+        marker = out.cite(_part_of(doc, lead), _span(lead))
+        head = f"{lead['label'][:1].upper()}{lead['label'][1:]} {marker}"
+    else:
+        n = count_word(len(items))
+        head = f"“{title}” has {n} items" if title else f"There are {n} items"
     cited = [f"{item['label']} {out.cite(_part_of(doc, item), _span(item))}" for item in items]
-    n = count_word(len(items))
-    head = f"“{title}” has {n} items" if title else f"There are {n} items"
     text = f"{head}: " + "; ".join(cited) + "."
     if intro := data.get("intro"):
         text += f" It opens: “{intro['label']}” {out.cite(_part_of(doc, intro), _span(intro))}."

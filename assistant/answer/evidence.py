@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from langchain_core.documents import Document
 
-from assistant.answer.question import KIND_OF, MONTH_NAMES, MONTHS, STRANDED, Ask
+from assistant.answer.question import KIND_OF, MONTH_NAMES, MONTHS, STRANDED, YEAR, Ask
 from assistant.answer.validate import passage_span
 from assistant.text import Span, split_sentences, strip_superscripts, terms
 
@@ -37,14 +37,22 @@ ROLES = (
     "commissioner|spokesperson|spokesman|spokeswoman|founder|adviser|advisor|economist|analyst|"
     "coordinator|trustee|architect|master|planner|inspector|auditor|dean|rector|surveyor|warden"
 )
+AMOUNT = r"\d[\d,.]*(?:\s*(?:million|billion|trillion|thousand|bn|m|k)\b)?"
+CURRENCY_CODES = "RMB|USD|EUR|GBP|JPY|CHF|CNY|SEK|NOK|DKK|INR"
+CURRENCY_WORDS = (
+    "yuan|renminbi|dollars?|euros?|pounds?|sterling|yen|francs?|crowns?|kronor|krona|kroner|"
+    "krone|florins?|rupees?|pesos?|rand|lira|zloty|won|rubles?|roubles?|shillings?|dinars?|"
+    "dirhams?|riyals?|reais|real"
+)
 # What counts as a filler of each answer type (types not listed need none).
 FILLERS: dict[str, str] = {
     "number": r"(?<!\d)(?<!\d\.)(?!(?:19|20)\d\d\b)\d[\d,.]*(?!\d|st\b|nd\b|rd\b|th\b)\s*%?|(?i:\b(one|two|three|four|five|six|seven|"
     r"eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|"
     r"billions?|dozens?|half|double|doubled|tripled|percent)\b)",
-    "money": r"\b(yuan|RMB|renminbi|dollars?|USD|euros?|EUR|pounds?|GBP|sterling|yen|JPY|francs?|"
-    r"crowns?|kronor|krona|kroner|krone|florins?|rupees?|pesos?|rand|lira|zloty|won|rubles?|"
-    r"roubles?|shillings?|dinars?|dirhams?|riyals?|reais|real)\b|[$¥€£₹₩]\s?\d",
+    # an amount: a currency sign or code before a figure, or a currency after it ("1.2
+    # billion yuan", "£38,000", "USD 5m", "7,500 euros")
+    "money": rf"(?:[$¥€£₹₩]|\b(?:{CURRENCY_CODES})\s?)\s?{AMOUNT}|"
+    rf"{AMOUNT}\s*(?:{CURRENCY_WORDS}|{CURRENCY_CODES})\b",
     # a day of a month ("March 3", "3 March"), or a numeric date: not "on Wednesday"
     "exact_date": rf"\b(?:{MONTH_NAMES})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|"
     rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{'|'.join(MONTHS[:12])})\b|"
@@ -80,7 +88,8 @@ FILLERS: dict[str, str] = {
     r"Council|University|Institute|Academy|Association|Administration|Bureau|Company|Corporation|"
     r"Group|Bank|Agency|Office|Federation|Committee|Alliance|Center|Centre|Forum|Board|Team|"
     r"College|Trust|Authority|Partnership|Foundation|Fund|Society|Union|Consortium|Cooperative|"
-    r"Holdings|Networks|Ltd|Limited|plc|PLC|Inc|LLP|GmbH)\b|\b(Ministry|University|Institute|Academy|Commission)\s+of\s+(?:the\s+)?[A-Z][\w\-]*"
+    r"Holdings|Networks|Yard|Shipyard|Works|Laboratory|Laboratories|Partners|Industries|Services|"
+    r"Systems|Technologies|Ltd|Limited|plc|PLC|Inc|LLP|GmbH)\b|\b(Ministry|University|Institute|Academy|Commission)\s+of\s+(?:the\s+)?[A-Z][\w\-]*"
     r"(?:\s+(?:and|of|for|[A-Z][\w\-]*))*",
 }
 # "Who runs ...?" is answered by a person or by a body ("run by Calder Renewables Ltd").
@@ -163,8 +172,6 @@ def has_filler(answer_type: str, text: str, given: frozenset[str] = frozenset())
         return True
     if answer_type == "number":  # the day of a date ("on Oct 16") is no count or amount
         text = _DAY_OF_MONTH.sub(" ", text)
-    if answer_type == "money":  # an amount of money: a currency and a figure
-        return bool(pattern.search(text)) and has_filler("number", text, given)
     found = [m.group(0) for m in pattern.finditer(text)]
     if answer_type in NAME_KINDS:  # "Co Ltd" alone names nobody
         found = [f for f in found if term_set(f) - term_set(NAME_WORDS)]
@@ -216,7 +223,8 @@ NAME_WORDS = (
     "centre forum board team province city municipality district prefecture region county "
     "premier president minister vice secretary director chairman chairwoman mr ms mrs dr "
     "professor prof college trust authority partnership foundation fund society union "
-    "consortium cooperative holdings networks co ltd limited plc inc llp gmbh"
+    "consortium cooperative holdings networks yard shipyard works laboratory laboratories partners "
+    "industries services systems technologies co ltd limited plc inc llp gmbh"
 )
 # Other words that name the same kind of body ("Itcetera Language Group, Inc." is a company).
 NAME_KIN = {
@@ -229,7 +237,8 @@ SLOT_TYPES = {
     "organisation": "company companies firm firms enterprise enterprises university universities "
     "ministry ministries department departments agency agencies institute institutes "
     "institution institutions bank banks body bodies organization organizations organisation "
-    "organisations group groups",
+    "organisations group groups supplier suppliers contractor contractors operator operators "
+    "provider providers manufacturer manufacturers developer developers vendor vendors",
     "place": "city cities province provinces country countries region regions airport airports "
     "town towns district districts port ports location locations place places",
     "person": "person people official officials minister ministers executive executives expert "
@@ -251,32 +260,45 @@ def units(passages: Sequence[Document]) -> list[Unit]:
             notes = " ".join(record(doc).get("footnotes", []))
             out.append(Unit(n, span, doc.page_content, context, kind, notes))
             continue
-        restates = set(terms(heading))
+        # the document's title, met again as its first line, is no answer to anything
+        restates = set(terms(heading)) | set(terms(meta.get("title", "")))
         position = 0
         for line in span.text.splitlines(keepends=True):
             for sentence in split_sentences(line, offset=span.start + position):
                 words = set(terms(sentence.text))
-                # skip fragments, and lead sentences that only repeat their own heading
+                # skip fragments, and lead sentences that only repeat their heading or title
                 if len(sentence.text.split()) >= 3 and not (words and words <= restates):
                     out.append(Unit(n, sentence, " ".join(sentence.text.split()), context))
             position += len(line)
     return out
 
 
-def extend(found: list[Unit], i: int, passages: Sequence[Document]) -> Unit:
+def extend(found: list[Unit], i: int, passages: Sequence[Document], back: bool = False) -> Unit:
     """Join the next sentence when it continues this one: this one is short or ends in a
-    colon, or the next opens by pointing back ("They ...", "These ...")."""
+    colon, or the next opens by pointing back ("They ...", "These ..."). With `back` (a list
+    is asked for), a sentence that itself opens by pointing back ("Its other members are
+    ...") is joined to the one before, which names what the members are of."""
     unit = found[i]
-    if unit.kind != "text" or i + 1 >= len(found) or found[i + 1].passage != unit.passage:
+    if unit.kind != "text":
+        return unit
+    pointing = back and _POINTS_BACK.match(unit.display)
+    if pointing and i > 0 and found[i - 1].passage == unit.passage:
+        unit = _joined(found[i - 1], unit, passages)
+    if i + 1 >= len(found) or found[i + 1].passage != unit.passage:
         return unit
     following = found[i + 1]
     short = len(unit.display.split()) < 15 or unit.display.endswith(":")
     if not (short or _POINTS_BACK.match(following.display)):
         return unit
-    whole = passage_span(passages[unit.passage - 1])
-    text = whole.text[unit.span.start - whole.start : following.span.end - whole.start]
-    return Unit(unit.passage, Span(unit.span.start, following.span.end, text),
-                f"{unit.display} {following.display}", unit.context)  # fmt: skip
+    return _joined(unit, following, passages)
+
+
+def _joined(first: Unit, second: Unit, passages: Sequence[Document]) -> Unit:
+    """Two sentences of one passage as one unit, quoted exactly."""
+    whole = passage_span(passages[first.passage - 1])
+    text = whole.text[first.span.start - whole.start : second.span.end - whole.start]
+    return Unit(first.passage, Span(first.span.start, second.span.end, text),
+                f"{first.display} {second.display}", first.context)  # fmt: skip
 
 
 def near_names(ask: Ask, found: list[Unit], i: int, passages: Sequence[Document]) -> bool:
@@ -298,9 +320,15 @@ def near_names(ask: Ask, found: list[Unit], i: int, passages: Sequence[Document]
 
 def missing_years(ask: Ask, unit: Unit, passages: Sequence[Document]) -> list[str]:
     """Years asked about that the unit does not hold. A year given with a month ("as of March
-    2017") may instead be its document's date: it places the question in time."""
-    date = str(passages[unit.passage - 1].metadata.get("date", ""))
-    return [y for y in ask.years if y not in unit.display and not (y in ask.dated and y in date)]
+    2017") may instead be its document's date: it places the question in time. The one year
+    A financial year in a document's title ("Annual Research Report 2024-25") is the year all
+    of it is about; a calendar year there may be part of a name ("Made in China 2025")."""
+    meta = passages[unit.passage - 1].metadata
+    date = str(meta.get("date", ""))
+    years = YEAR.findall(str(meta.get("title", "")))
+    titled = years[0] if len(years) == 1 and len(years[0]) > 4 else ""
+    return [y for y in ask.years if y not in unit.display and y != titled
+            and not (y in ask.dated and y in date)]  # fmt: skip
 
 
 def coverage(weighted: dict[str, float], text: str) -> float:

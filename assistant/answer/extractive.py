@@ -175,9 +175,10 @@ class ExtractiveAnswerer:
                 continue
             picks.append(i)
             sources.add(self._source(passages, found[i]))
+        listed = listed or compose.introduced_list(found[best], passages)
         # The features read the text the answer will quote: a short sentence is joined to the
         # next one (a title to its byline), so what fills the slot may be in the next one.
-        quoted = evidence.extend(found, best, passages)
+        quoted = evidence.extend(found, best, passages, ask.answer_type == "list")
         features = evidence.features(ask, quoted, float(scored[best]), passages, weighted)
         return Part(ask, tuple(picks), features, weighted, listed)
 
@@ -230,7 +231,7 @@ class ExtractiveAnswerer:
                 return compose.Refusal(cell.reason, best.passage)
             if cell is not None:
                 return cell
-        first = evidence.extend(found, part.picks[0], passages)
+        first = evidence.extend(found, part.picks[0], passages, part.ask.answer_type == "list")
         chosen = [(first, compose.core(part.ask, first))]
         sources = {self._source(passages, best)}
         for i in part.picks[1:]:
@@ -283,7 +284,12 @@ AUX = frozenset("is are was were do does did will would should can could has hav
 def _missing_filler(ask: Ask) -> str:
     if ask.exact_date:
         return "give no exact date for it"
-    return "give no month for it" if ask.month_asked else MISSING_WHAT[ask.answer_type]
+    if ask.month_asked:
+        return "give no month for it"
+    # "who runs ...?" may be answered by a body as well as a person
+    if evidence.filler_type(ask) in ("agent", "any"):
+        return "name no one for it"
+    return MISSING_WHAT[ask.answer_type]
 
 
 def _topic(question: str, evidence_text: str) -> str:

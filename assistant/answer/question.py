@@ -95,7 +95,7 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
     ),
     (
         "organisation",
-        r"\bwhich (ministry|ministries|company|companies|university|universities|department|departments|organi[sz]ations?|body|bodies|agency|agencies|institute|institution|firm|firms|bank|enterprise|enterprises|group)\b",
+        r"\bwhich (ministry|ministries|company|companies|university|universities|department|departments|organi[sz]ations?|body|bodies|agency|agencies|institute|institution|firm|firms|bank|enterprise|enterprises|group|supplier|contractor|operator|provider|manufacturer|developer|vendor)\b",
     ),
     (
         "definition",
@@ -153,7 +153,7 @@ FOCUS_STOP = frozenset(
 # month") does not answer it.
 EXACT_DATE = re.compile(
     r"\b(?:exact(?:ly)?|precise(?:ly)?|calendar)\b.*\b(?:date|day)\b|\b(?:date|day)\b.*\bexact(?:ly)?\b"
-    r"|\b(?:on|by) (?:what|which) date\b",
+    r"|\b(?:on|by) (?:what|which) dates?\b",
     re.IGNORECASE,
 )
 # "In which month ...": a year alone does not answer it.
@@ -175,7 +175,8 @@ MONTHS = (  # noqa: SIM905
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
 ).split()
 MONTH_NAMES = "|".join(MONTHS)  # the alternation the date patterns share
-YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+# A financial or academic year ("2027/28", "2024-25") is one year token, not 2027 alone.
+YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/\-–]\d\d(?![\d\-/])|/(?:19|20)\d\d)?\b")
 YEAR_BEFORE = re.compile(
     r"\b(?:by|in|for|from|to|until|till|since|during|before|after|between|and|through|of|the|a|"
     r"as of|end of|early|late|mid|on)\s+(?:(?:" + MONTH_NAMES + r")\s+(?:\d{1,2},?\s+)?)?$",

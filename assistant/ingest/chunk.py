@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from assistant.ingest.load import SourceDocument
-from assistant.ingest.outline import OutlineBuilder, OutlineList, render_list
+from assistant.ingest.outline import Item, OutlineBuilder, OutlineList, render_list
 from assistant.ingest.tables import Row, Table, find_tables, raw_lines, render_row, row_record
 from assistant.text import Span, split_sentences, strip_superscripts
 
@@ -32,6 +32,7 @@ _NUMBERED = re.compile(r"^(?P<label>\d{1,2})\.\s*(?P<title>\S.*)$")
 _PAREN = re.compile(r"^\((?P<label>\d{1,2})\)\s*(?P<title>\S.*)$")
 _BOX = re.compile(r"^Box\s+\d+\b\s*(?P<title>.*)$")
 _QUESTION = re.compile(r"^(?P<who>[A-Z][A-Za-z .]{1,30}?)\s*:\s*(?P<q>.+\?)\s*$")
+_LABELLED = re.compile(r"^[A-Z][a-z]+:\s")  # "Updated: ...", "Source: ..."
 _YEARLIKE = re.compile(r"^\(?\d{4}\)?$|^[\d.,%\-–—_ ]+$")
 
 MAX_HEADING_WORDS = 14
@@ -99,11 +100,14 @@ def _lines(text: str) -> list[_Line]:
 
 
 def _looks_like_title(line: _Line, following: _Line | None) -> bool:
-    """A short capitalised line with no closing punctuation, followed by a longer paragraph."""
+    """A short capitalised line with no closing punctuation, followed by a longer paragraph.
+    A label and its value ("Updated: Oct 21, 2017 7:15 AM") is a dateline, not a title."""
     text = line.text
     if not (2 <= line.words <= MAX_HEADING_WORDS) or not text[0].isupper():
         return False
     if text[-1] in ".,;:!?" or "|" in text or "\t" in text or _YEARLIKE.match(text):
+        return False
+    if _LABELLED.match(text):
         return False
     return following is not None and following.words > line.words + 8
 
@@ -275,11 +279,9 @@ def chunk_document(
         span = Span(first.start, first.end, document.text[first.start : first.end])
         record = json.dumps(
             {"title": found.title, "kind": found.kind,
-             "intro": found.intro and {"label": found.intro.label, "start": found.intro.start,
-                                       "end": found.intro.end,
-                                       "raw": document.text[found.intro.start : found.intro.end]},
-             "items": [{"label": i.label, "raw": document.text[i.start : i.end], "start": i.start,
-                        "end": i.end} for i in found.items]},
+             "intro": _item_record(document, found.intro),
+             "lead": _item_record(document, found.lead),
+             "items": [_item_record(document, i) for i in found.items]},
             ensure_ascii=False,
         )  # fmt: skip
         builder.add_unit(found.heading, span, render_list(found), "list", record)
@@ -287,6 +289,14 @@ def chunk_document(
         for spans in _pack(group, config, count_tokens):
             builder.add(group.heading, spans)
     return sorted(builder.chunks, key=lambda c: (c.start, c.end, c.kind))
+
+
+def _item_record(document: SourceDocument, item: Item | None) -> dict[str, object] | None:
+    """A list item's label and exact span, as the answerer reads it from the index."""
+    if item is None:
+        return None
+    return {"label": item.label, "raw": document.text[item.start : item.end],
+            "start": item.start, "end": item.end}  # fmt: skip
 
 
 def _group_sentences(group: _Group) -> list[Span]:

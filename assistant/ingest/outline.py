@@ -40,12 +40,19 @@ MAX_LEAD_WORDS = 12
 MIN_RUN = 3  # lead-sentence paragraphs needed to call a run a list
 MAX_INLINE_ITEM_WORDS = 8
 # "<count> <up to four words>" then a dash, a colon, "namely"/"including"/"such as", or "to
-# <verb>"; the items follow, separated by commas, the last after "and" or "or".
+# <verb>"; or "<count> <up to ten words>:" ("three new companies were formed this year:"). The
+# items follow, separated by commas, the last after "and" or "or".
 INLINE = re.compile(
-    r"\b(?P<count>two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|[2-9]|1[0-2])"
-    r"(?P<noun>(?:\s+[A-Za-z][\w-]*){1,4}?)"
-    r"\s*(?:[—–:]\s*|,?\s+(?:namely|including|such as)\s+|\s+to\s+[a-z]+\s+(?:the\s+)?)"
+    r"\b(?P<count>(?i:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)|[2-9]|1[0-2])"
+    r"(?:(?P<noun>(?:\s+[A-Za-z][\w-]*){1,4}?)"
+    r"\s*(?P<sep>[—–:]\s*|,?\s+(?:namely|including|such as)\s+|\s+to\s+[a-z]+\s+(?:the\s+)?)"
+    r"|(?P<longer>(?:\s+[\w'’-]+){5,10}?)\s*:\s*)"
 )
+# Where the clause that announces an inline list begins: after the sentence's last comma,
+# semicolon or "and" before the count ("To achieve this, the board has agreed three ...").
+CLAUSE_START = re.compile(r"(?:[,;]\s+(?:and\s+|but\s+)?)")
+# The final item after an Oxford comma (", and"): earlier items may hold "and" themselves.
+OXFORD = re.compile(r",\s+(?:and|or)\s+")
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class OutlineList:
     kind: str
     items: tuple[Item, ...]
     intro: Item | None = None  # the sentence that announces it ("The focus is on four aspects.")
+    lead: Item | None = None  # an inline list's own clause before its items ("We run four ...")
 
 
 @dataclass
@@ -362,26 +370,64 @@ def _lead_run(paragraphs: list[Node]) -> list[Node]:
 
 
 def inline_lists(span: Span, path: tuple[str, ...] = ()) -> list[OutlineList]:
-    """Enumerations inside sentences that hold as many items as they announce."""
+    """Enumerations inside sentences that hold as many items as they announce. The list's
+    title is the clause that announces it ("the Trust Board has agreed three priorities"),
+    except after "to <verb>", where it is the count and its noun ("two corridors")."""
     out = []
     sentences = split_sentences(span.text, offset=span.start)
     for k, sentence in enumerate(sentences):
         for m in INLINE.finditer(sentence.text):
             count = m.group("count")
             n = int(count) if count.isdigit() else NUMBER_WORDS.index(count.lower())
-            items = _inline_items(sentence, sentence.start + m.end())
-            if len(items) == n:
+            items = _inline_items(sentence, sentence.start + m.end(), n)
+            if len(items) != n:
+                continue
+            lead = None
+            if m.group("sep") and m.group("sep").lstrip().startswith("to "):
                 title = f"{count} {' '.join(m.group('noun').split())}"
-                # Its own sentence is its items; the one before often says what they are part of.
-                before = _item_of(sentences[k - 1]) if k else None
-                out.append(OutlineList(title, path, "inline", tuple(items), before))
+            else:
+                starts = [c.end() for c in CLAUSE_START.finditer(sentence.text, 0, m.start())]
+                begin = (starts or [0])[-1]
+                text = sentence.text[begin : m.end()]
+                text = re.sub(r"\s*(?:[—–:]|,?\s+(?:namely|including|such as))\s*$", "", text)
+                at = sentence.start + begin
+                lead = _item_of(Span(at, at + len(text), text))  # quoted before the items
+                title = lead.label
+            # The sentence before often says what the items are part of.
+            before = _item_of(sentences[k - 1]) if k else None
+            out.append(OutlineList(title, path, "inline", tuple(items), before, lead))
     return out
 
 
-def _inline_items(sentence: Span, start: int) -> list[Item]:
-    """Comma-separated items from `start`; the one after "and"/"or" is the last. Empty when
-    an item is too long to be a list item."""
+def _inline_items(sentence: Span, start: int, n: int) -> list[Item]:
+    """The `n` items from `start`, read after an Oxford comma (", and") when that gives `n`,
+    else as comma-separated items, the one after "and"/"or" the last. Empty when an item is
+    too long to be a list item."""
     text = sentence.text[start - sentence.start :]
+    oxford = _oxford_items(text, start)
+    return oxford if len(oxford) == n else _plain_items(text, start)
+
+
+def _oxford_items(text: str, start: int) -> list[Item]:
+    """After an Oxford comma the last item runs to the clause's end ("a cleaner, quieter
+    harbour"), and earlier ones may hold "and" ("faster loading and unloading")."""
+    if oxford := OXFORD.search(text):
+        pieces, at = [], start
+        for chunk in re.split(r"(?<=,)", text[: oxford.start()]):
+            pieces.append((chunk.rstrip(","), at))
+            at += len(chunk)
+        pieces.append((text[oxford.end() :], start + oxford.end()))
+        items = []
+        for piece, at in pieces:
+            piece = re.split(r"[;.()]", piece)[0]
+            if not piece.strip() or len(piece.split()) > MAX_INLINE_ITEM_WORDS:
+                return []
+            items.append(_inline_item(piece, at))
+        return items
+    return []
+
+
+def _plain_items(text: str, start: int) -> list[Item]:
     items: list[Item] = []
     at = start
     for chunk in re.split(r"(?<=,)", text):
