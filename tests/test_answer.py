@@ -391,3 +391,35 @@ def test_a_sentence_pointing_back_brings_the_one_before() -> None:
     found = units([_doc(text)])
     assert extend(found, 1, [_doc(text)], back=True).display == " ".join(text.split())
     assert extend(found, 1, [_doc(text)]).display == found[1].display  # not asked for a list
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "continues"),
+    [
+        ("Ice and Iron ran all summer.", "Curated by Dr Lena Holt, it drew crowds.", True),
+        ("* A £2 flat fare for all journeys.", "* The reopening of Eastgate station.", False),
+        ("(1) Safety first on every crossing.", "(2) Low emissions for new ferries.", False),
+    ],
+)  # fmt: skip
+def test_the_next_sentence_goes_on_unless_it_is_a_new_item(first: str, second: str,
+                                                           continues: bool) -> None:  # fmt: skip
+    from assistant.answer.evidence import Unit
+    from assistant.answer.evidence import continues as goes_on
+
+    found = [Unit(1, Span(0, len(t), t), t, "") for t in (first, second)]
+    assert goes_on(found, 0) is continues
+
+
+@pytest.mark.parametrize(
+    ("terms", "text", "shares"),
+    [
+        ({"fare": 1.0, "bus": 1.0}, "The reopening of Eastgate station is supported.", False),
+        ({"fare": 1.0, "bus": 1.0}, "Bus fares will be capped.", True),
+        ({"dollar-yuan": 1.0}, "US$1 = 6.3 Chinese Yuan, as of March 8, 2022", True),
+    ],
+)  # fmt: skip
+def test_a_sentence_shares_a_term_with_the_question(terms: dict[str, float], text: str,
+                                                    shares: bool) -> None:  # fmt: skip
+    from assistant.answer.evidence import shares_term
+
+    assert shares_term(terms, text) is shares

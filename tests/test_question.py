@@ -40,6 +40,9 @@ from assistant.answer.question import analyse, answer_type, asked_count, asked_y
         ("What is service-oriented manufacturing?", "definition"),
         ("Why does the plan stress quality?", "reason"),
         ("Does the plan mention robots?", "other"),
+        ("By when must the banks connect?", "date"),
+        ("What did residents ask for when they were consulted?", "other"),  # a condition
+        ("How many ferries ran when the bridge was shut?", "number"),
     ],
 )  # fmt: skip
 def test_answer_type(question: str, kind: str) -> None:

@@ -97,6 +97,7 @@ FILLERS["agent"] = f"{FILLERS['person']}|{FILLERS['organisation']}"
 FILLERS["month"] = rf"\b(?:{MONTH_NAMES})\b\.?"
 _FILLER_PATTERNS = {kind: re.compile(p) for kind, p in FILLERS.items()}
 _DAY_OF_MONTH = re.compile(rf"\b(?:{MONTH_NAMES})\.?\s+\d{{1,2}}\b(?:,\s*(?:19|20)\d\d)?")
+_NEW_ITEM = re.compile(r"^(?:[*•\-–]\s|\(?\d{1,2}[.)]\s)")  # "* The reopening ...", "(2) ..."
 _POINTS_BACK = re.compile(
     r"^(It|They|These|Those|This|Such|Them|Their|Its|Among them|Of these|In addition|Specifically|"
     r"Namely|That is)\b"
@@ -299,6 +300,24 @@ def _joined(first: Unit, second: Unit, passages: Sequence[Document]) -> Unit:
     text = whole.text[first.span.start - whole.start : second.span.end - whole.start]
     return Unit(first.passage, Span(first.span.start, second.span.end, text),
                 f"{first.display} {second.display}", first.context)  # fmt: skip
+
+
+def continues(found: list[Unit], i: int) -> bool:
+    """The unit after `i` goes on about its topic ("... ran all summer. Curated by Dr Holt,
+    it ..."): it follows in the same passage and does not start a new list item."""
+    after = i + 1
+    return (
+        after < len(found)
+        and found[after].passage == found[i].passage
+        and not _NEW_ITEM.match(found[after].display)
+    )
+
+
+def shares_term(weighted: dict[str, float], text: str) -> bool:
+    """The text holds one of the question's terms, or a part of a hyphenated one ("yuan" of
+    "dollar-yuan")."""
+    present = term_set(text)
+    return any(t in present or any(p in present for p in t.split("-")) for t in weighted)
 
 
 def near_names(ask: Ask, found: list[Unit], i: int, passages: Sequence[Document]) -> bool:

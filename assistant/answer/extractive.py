@@ -150,9 +150,13 @@ class ExtractiveAnswerer:
             if np.any(np.isfinite(scored)):  # unscored units are -inf, never the best
                 top_i = int(np.argmax(scored))
                 floor = float(scored[top_i]) - self.weights.filler_within
-                near = scored >= floor
+                # A sentence sharing no word with the question is about something else,
+                # however it scores, unless it goes on from the best one.
+                near = (scored >= floor) & np.array(
+                    [evidence.shares_term(weighted, u.display) for u in found]
+                )
                 after = top_i + 1
-                if after < len(found) and found[after].passage == found[top_i].passage:
+                if evidence.continues(found, top_i):
                     near[after] = True
                     scored = scored.copy()
                     scored[after] = max(float(scored[after]), floor)

@@ -60,8 +60,9 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
     ),
     (
         "date",
-        # not "When X is meant, how does ...?": that "when" sets a condition
-        r"\b(when(?!.*,\s*(how|what|which|who|where|why)\b)|(what|which) ((exact|precise|calendar|specific) )?(years?|dates?|months?|days?)|since when|how long ago)\b",
+        # not "When X is meant, how does ...?" nor "What did they ask for when consulted?":
+        # that "when" sets a condition
+        r"((?:^\s*|[,;:]\s*|\b(?:since|by|until|till|and) )when\b(?!.*,\s*(how|what|which|who|where|why)\b)|\b(what|which) ((exact|precise|calendar|specific) )?(years?|dates?|months?|days?)|since when|how long ago)\b",
     ),
     ("number", r"\b(how (many|much|far|large|big|high|long)|by how much|how fast)\b|%"),
     (
