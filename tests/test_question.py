@@ -146,6 +146,7 @@ def test_slot_noun(question: str, noun: str) -> None:
         ("agent", "The ferries are run by Tarn Shipping Ltd.", True),
         ("agent", "The ferries are run by Ada Marsh, the harbour master.", True),
         ("agent", "The ferries are run by the county.", False),
+        ("agent", "It is paid for by the national government and the port authority.", True),
         ("agent", "The new ferries are built by Norsk Yard in Bergen.", True),
         ("organisation", "Samples went to Tarn Water Laboratories for testing.", True),
         ("organisation", "The works will start in May.", False),  # a common noun, lower case

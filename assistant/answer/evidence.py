@@ -92,8 +92,13 @@ FILLERS: dict[str, str] = {
     r"Systems|Technologies|Ltd|Limited|plc|PLC|Inc|LLP|GmbH)\b|\b(Ministry|University|Institute|Academy|Commission)\s+of\s+(?:the\s+)?[A-Z][\w\-]*"
     r"(?:\s+(?:and|of|for|[A-Z][\w\-]*))*",
 }
-# "Who runs ...?" is answered by a person or by a body ("run by Calder Renewables Ltd").
-FILLERS["agent"] = f"{FILLERS['person']}|{FILLERS['organisation']}"
+# "Who runs ...?" is answered by a person or by a body ("run by Calder Renewables Ltd"), also
+# one named in lower case ("the port authority", "the national government").
+FILLERS["agent"] = (
+    f"{FILLERS['person']}|{FILLERS['organisation']}|"
+    r"\bthe (?:[a-z]+ ){0,2}(?:government|authority|council|ministry|department|agency|"
+    r"commission|board|trust|operator)\b"
+)
 FILLERS["month"] = rf"\b(?:{MONTH_NAMES})\b\.?"
 _FILLER_PATTERNS = {kind: re.compile(p) for kind, p in FILLERS.items()}
 _DAY_OF_MONTH = re.compile(rf"\b(?:{MONTH_NAMES})\.?\s+\d{{1,2}}\b(?:,\s*(?:19|20)\d\d)?")
