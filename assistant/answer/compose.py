@@ -150,11 +150,10 @@ def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, floa
     for n in list_passages(passages):
         doc = passages[n - 1]
         data = record(doc)
-        # The document's own title names every list in it: its words decide nothing here,
-        # unless the list's own title holds them too ("We run four *hospitals*").
+        # The document's own title names every list in it: its words decide nothing here.
         titled = set(
             terms(f"{doc.metadata.get('title', '')} {doc.metadata.get('short_title', '')}")
-        ) - set(terms(data.get("title", "")))
+        )
         asked = {t: w for t, w in weighted.items() if t not in titled} or weighted
         total = sum(asked.values()) or 1.0
         intro = (data.get("intro") or {}).get("label", "")
