@@ -423,4 +423,3 @@ def test_a_sentence_shares_a_term_with_the_question(terms: dict[str, float], tex
     from assistant.answer.evidence import shares_term
 
     assert shares_term(terms, text) is shares
-
