@@ -186,3 +186,15 @@ def test_an_index_version_written_by_another_release_still_reads() -> None:
     assert (
         version.documents[0].format == "" and IndexVersion.from_json(version.to_json()) == version
     )
+
+
+def test_the_best_keyword_match_is_always_retrieved(hash_settings: Settings) -> None:
+    """A rare name the question gives ("Roland Berger") may rank high in only one of the two
+    rankings; rank fusion alone then drops it for passages both rankings hold."""
+    bot = Assistant(hash_settings)
+    question = (
+        "Which Roland Berger executive is quoted in the China Daily piece on Made in China "
+        "2025 and manufacturing industry development?"
+    )
+    for k in (1, 3, 5):
+        assert any("Roland Berger" in d.page_content for d in bot.retrieve(question, k=k))

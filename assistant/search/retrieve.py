@@ -221,6 +221,10 @@ class SearchIndex:
         top = sorted(fused, key=lambda cid: (-fused[cid], index.position[cid]))[
             :k
         ]  # ties: document order
+        # Rank fusion favours passages both rankings hold; the best keyword match (a rare name
+        # the question gives, say) may be in only one, so it keeps the last place.
+        if keyword and dense and len(top) == k and keyword[0][0] not in top:
+            top[-1] = keyword[0][0]
         dense_scores = dict(dense)
         missing = [cid for cid in top if cid not in dense_scores]
         if missing:
