@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of dense ranks in fusion.")
     bm25_weight: float = Field(default=2.0, ge=0, description="Weight of BM25 ranks in fusion.")
+    keyword_kept: int = Field(
+        default=2, ge=0, description="The best BM25 matches always retrieved, fusion or not."
+    )
 
     # Answering.
     answerer: Literal["extractive", "openai"] = "extractive"  # names: registry.ANSWERERS

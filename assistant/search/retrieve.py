@@ -221,10 +221,15 @@ class SearchIndex:
         top = sorted(fused, key=lambda cid: (-fused[cid], index.position[cid]))[
             :k
         ]  # ties: document order
-        # Rank fusion favours passages both rankings hold; the best keyword match (a rare name
-        # the question gives, say) may be in only one, so it keeps the last place.
-        if keyword and dense and len(top) == k and keyword[0][0] not in top:
-            top[-1] = keyword[0][0]
+        # Rank fusion favours passages both rankings hold; the best keyword matches (a rare
+        # name the question gives, say) may be in only one, so they take the last places.
+        best = [chunk_id for chunk_id, _ in keyword[: min(self.settings.keyword_kept, k)]]
+        for chunk_id in best if dense else []:
+            if chunk_id in top:
+                continue
+            if len(top) == k:  # the lowest-ranked passage that is not one of them gives way
+                top.remove(next(c for c in reversed(top) if c not in best))
+            top.append(chunk_id)
         dense_scores = dict(dense)
         missing = [cid for cid in top if cid not in dense_scores]
         if missing:
