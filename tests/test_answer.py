@@ -423,3 +423,28 @@ def test_a_sentence_shares_a_term_with_the_question(terms: dict[str, float], tex
     from assistant.answer.evidence import shares_term
 
     assert shares_term(terms, text) is shares
+
+
+def test_a_list_is_named_by_its_own_title_before_the_sentence_before_it() -> None:
+    """Two inline lists in a row: the second's intro is the first's sentence, so the words of
+    "which terminals" are in both; the list titled by them is the answer."""
+    from assistant.answer.compose import choose_list
+    from assistant.answer.evidence import weighted_terms
+    from assistant.answer.question import analyse
+
+    def listed(title: str, items: list[str], intro: str) -> Document:
+        item = {"label": intro, "raw": intro, "start": 0, "end": len(intro)}
+        record = {"title": title, "kind": "inline", "intro": item if intro else None,
+                  "items": [{"label": i, "raw": i, "start": 0, "end": len(i)} for i in items]}  # fmt: skip
+        return Document(page_content=title, metadata={"kind": "list", "title": "Report",
+                                                      "record": json.dumps(record)})  # fmt: skip
+
+    terminals = "The trust operates three terminals: the North Quay, the Ferry Basin and the Wharf."
+    aims = ["safer berths", "cleaner air", "faster turnaround", "a trained workforce"]
+    quays = ["the North Quay", "the Ferry Basin", "the Wharf"]
+    passages = [
+        listed("the board agreed four aims", aims, terminals),
+        listed("The trust operates three terminals", quays, ""),
+    ]
+    ask = analyse("Which terminals does the trust operate?")
+    assert choose_list(ask, passages, weighted_terms(ask, lambda t: 1.0)) == 2

@@ -278,3 +278,26 @@ def test_a_colon_sentence_just_before_the_items_introduces_them() -> None:
                 "1. the Clock Room", "2. the Map Gallery", "3. the Rope Store"]  # fmt: skip
             return
     raise AssertionError("no list found")
+
+
+INVESTMENT = """Harbour report
+
+2. Investment
+
+The capital programme depends on three projects:
+- Quay Wall Renewal: rebuilding 400 metres of the North Quay wall by 2027.
+- Shore Power: electric connections for ferries at the Ferry Basin.
+- Timber Wharf Paving: new surfaces and drainage for the timber stacks.
+
+Two new tugs were ordered during the year: the Kittiwake and the Guillemot.
+"""
+
+
+def test_a_sentence_with_a_colon_after_bullets_is_no_bullet() -> None:
+    """A line whose dash was lost keeps the "Label: text" shape with a short label; a sentence
+    announcing something else ("Two new tugs were ordered ...:") does not join the run."""
+    found = _lists_of(INVESTMENT)
+    assert found["bullet:2. Investment"] == ["Quay Wall Renewal", "Shore Power",
+                                             "Timber Wharf Paving"]  # fmt: skip
+    assert found["inline:Two new tugs were ordered during the year"] == [
+        "the Kittiwake", "the Guillemot"]  # fmt: skip

@@ -147,6 +147,9 @@ def test_slot_noun(question: str, noun: str) -> None:
         ("agent", "The ferries are run by Ada Marsh, the harbour master.", True),
         ("agent", "The ferries are run by the county.", False),
         ("agent", "It is paid for by the national government and the port authority.", True),
+        ("agent", "Dredging was carried out by Halvorsen Marine last spring.", True),
+        ("agent", "Halvorsen Marine, a contractor from Tromsø, dredged it.", True),
+        ("agent", "Dredging was finished by March and cost less than planned.", False),
         ("agent", "The new ferries are built by Norsk Yard in Bergen.", True),
         ("organisation", "Samples went to Tarn Water Laboratories for testing.", True),
         ("organisation", "The works will start in May.", False),  # a common noun, lower case

@@ -157,15 +157,17 @@ def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, floa
         asked = {t: w for t, w in weighted.items() if t not in titled} or weighted
         total = sum(asked.values()) or 1.0
         intro = (data.get("intro") or {}).get("label", "")
-        named = set(terms(f"{data.get('title', '')} {intro} {doc.metadata.get('heading', '')}"))
-        listed = named | _shared_by_items(data.get("items", []))
-        title_share = sum(w for t, w in asked.items() if t in named) / total
+        own = set(terms(f"{data.get('title', '')} {doc.metadata.get('heading', '')}"))
+        listed = own | set(terms(intro)) | _shared_by_items(data.get("items", []))
+        # The sentence before a list may be about something else (another list, even): what
+        # the list's own title holds counts most.
+        own_share = sum(w for t, w in asked.items() if t in own) / total
         all_share = sum(w for t, w in asked.items() if t in listed) / total
-        score = max(title_share, ITEMS_FACTOR * all_share)
+        score = max(own_share, ITEMS_FACTOR * all_share)
         if ask.count is not None:
             score += COUNT_BONUS if len(data.get("items", [])) == ask.count else -COUNT_BONUS
         score += RANK_BONUS * float(doc.metadata.get("dense_score", 0.0))
-        if noun & prose and not noun & (listed | set(terms(intro))):
+        if noun & prose and not noun & listed:
             continue  # "which three *levels*": the prose names levels, this list never does
         if score < MIN_LIST_MATCH:
             continue

@@ -97,7 +97,11 @@ FILLERS: dict[str, str] = {
 FILLERS["agent"] = (
     f"{FILLERS['person']}|{FILLERS['organisation']}|"
     r"\bthe (?:[a-z]+ ){0,2}(?:government|authority|council|ministry|department|agency|"
-    r"commission|board|trust|operator)\b"
+    r"commission|board|trust|operator)\b|"
+    # a name as the one who did it, or with what it is: "carried out by Halvorsen Marine",
+    # "Halvorsen Marine, a contractor from Tromsø"
+    rf"\bby (?!(?:{MONTH_NAMES})\b)[A-Z][\w&\-]+(?: [A-Z][\w&\-]+)+|"
+    r"\b[A-Z][\w&\-]+(?: [A-Z][\w&\-]+)+, (?:a|an) [a-z]"
 )
 FILLERS["month"] = rf"\b(?:{MONTH_NAMES})\b\.?"
 _FILLER_PATTERNS = {kind: re.compile(p) for kind, p in FILLERS.items()}
@@ -244,7 +248,8 @@ SLOT_TYPES = {
     "ministry ministries department departments agency agencies institute institutes "
     "institution institutions bank banks body bodies organization organizations organisation "
     "organisations group groups supplier suppliers contractor contractors operator operators "
-    "provider providers manufacturer manufacturers developer developers vendor vendors",
+    "provider providers manufacturer manufacturers developer developers vendor vendors "
+    "shipyard shipyards builder builders consultancy consultancies",
     "place": "city cities province provinces country countries region regions airport airports "
     "town towns district districts port ports location locations place places",
     "person": "person people official officials minister ministers executive executives expert "

@@ -252,21 +252,22 @@ def _first_run(paragraphs: list[Node], accept: Callable[[Node, list[Node]], bool
     return run if len(run) >= 2 else []
 
 
+def _short_label(p: Node) -> bool:
+    """The paragraph opens with a short label and a colon ("Robotics: Focus on ..."), not a
+    sentence that announces something ("Two new tugs were ordered during the year: ...")."""
+    m = LABEL_COLON.match(p.span.text)
+    return bool(m) and len(m.group("label").split()) <= 6
+
+
 def _labelled_run(paragraphs: list[Node]) -> list[Node]:
-    """Paragraphs that each open with a short label and a colon ("Robotics: Focus on ...")."""
-
-    def labelled(p: Node, _: list[Node]) -> bool:
-        m = LABEL_COLON.match(p.span.text)
-        return bool(m) and not BULLET.match(p.span.text) and len(m.group("label").split()) <= 6
-
-    return _first_run(paragraphs, labelled)
+    """Paragraphs that each open with a short label and a colon."""
+    return _first_run(paragraphs, lambda p, _: _short_label(p) and not BULLET.match(p.span.text))
 
 
 def _bullet_run(paragraphs: list[Node]) -> list[Node]:
     """Bullet lines, and a line of the same "Label: text" shape whose dash was lost."""
     return _first_run(
-        paragraphs,
-        lambda p, run: bool(BULLET.match(p.span.text) or (run and LABEL_COLON.match(p.span.text))),
+        paragraphs, lambda p, run: bool(BULLET.match(p.span.text) or (run and _short_label(p)))
     )
 
 
