@@ -54,7 +54,7 @@ def test_kinds_and_splits() -> None:
         assert {c.split for c in cases if c.kind == kind} == {"dev", "test"}, kind
 
 
-@pytest.mark.parametrize("folder", ["holdout2", "holdout3", "dev3", "dev4", "dev5"])
+@pytest.mark.parametrize("folder", ["holdout2", "holdout3", "dev3", "dev4", "dev5", "dev6"])
 def test_case_sets_on_other_documents_are_well_formed(folder: str) -> None:
     """Each set's own checker: quotes found in their sources, answers in their quotes."""
     import subprocess
