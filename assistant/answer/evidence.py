@@ -349,9 +349,9 @@ def near_names(ask: Ask, found: list[Unit], i: int, passages: Sequence[Document]
 
 def missing_years(ask: Ask, unit: Unit, passages: Sequence[Document]) -> list[str]:
     """Years asked about that the unit does not hold. A year given with a month ("as of March
-    2017") may instead be its document's date: it places the question in time. The one year
-    A financial year in a document's title ("Annual Research Report 2024-25") is the year all
-    of it is about; a calendar year there may be part of a name ("Made in China 2025")."""
+    2017") may instead be its document's date: it places the question in time. A financial
+    year in a document's title ("Annual Research Report 2024-25") is the year all of it is
+    about; a calendar year there may be part of a name ("Made in China 2025")."""
     meta = passages[unit.passage - 1].metadata
     date = str(meta.get("date", ""))
     years = YEAR.findall(str(meta.get("title", "")))

@@ -46,7 +46,7 @@ INLINE = re.compile(
     r"\b(?P<count>(?i:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)|[2-9]|1[0-2])"
     r"(?:(?P<noun>(?:\s+[A-Za-z][\w-]*){1,4}?)"
     r"\s*(?P<sep>[—–:]\s*|,?\s+(?:namely|including|such as)\s+|\s+to\s+[a-z]+\s+(?:the\s+)?)"
-    r"|(?P<longer>(?:\s+[\w'’-]+){5,10}?)\s*:\s*)"
+    r"|(?:\s+[\w'’-]+){5,10}?\s*:\s*)"
 )
 # Where the clause that announces an inline list begins: after the sentence's last comma,
 # semicolon or "and" before the count ("To achieve this, the board has agreed three ...").
@@ -412,20 +412,21 @@ def _inline_items(sentence: Span, start: int, n: int) -> list[Item]:
 def _oxford_items(text: str, start: int) -> list[Item]:
     """After an Oxford comma the last item runs to the clause's end ("a cleaner, quieter
     harbour"), and earlier ones may hold "and" ("faster loading and unloading")."""
-    if oxford := OXFORD.search(text):
-        pieces, at = [], start
-        for chunk in re.split(r"(?<=,)", text[: oxford.start()]):
-            pieces.append((chunk.rstrip(","), at))
-            at += len(chunk)
-        pieces.append((text[oxford.end() :], start + oxford.end()))
-        items = []
-        for piece, at in pieces:
-            piece = re.split(r"[;.()]", piece)[0]
-            if not piece.strip() or len(piece.split()) > MAX_INLINE_ITEM_WORDS:
-                return []
-            items.append(_inline_item(piece, at))
-        return items
-    return []
+    oxford = OXFORD.search(text)
+    if not oxford:
+        return []
+    pieces, at = [], start
+    for chunk in re.split(r"(?<=,)", text[: oxford.start()]):
+        pieces.append((chunk.rstrip(","), at))
+        at += len(chunk)
+    pieces.append((text[oxford.end() :], start + oxford.end()))
+    items = []
+    for piece, at in pieces:
+        item = _clause_item(piece, at)
+        if item is None:
+            return []
+        items.append(item)
+    return items
 
 
 def _plain_items(text: str, start: int) -> list[Item]:
@@ -439,14 +440,23 @@ def _plain_items(text: str, start: int) -> list[Item]:
         elif m := re.search(r"\s+(?:and|or)\s+", piece):  # "b and c": two items, the end
             items.append(_inline_item(piece[: m.start()], at))
             piece, at, last = piece[m.end() :], at + m.end(), m
-        piece = re.split(r"[;.()]", piece)[0]
-        if not piece.strip() or len(piece.split()) > MAX_INLINE_ITEM_WORDS:
+        item = _clause_item(piece, at)
+        if item is None:
             return []
-        items.append(_inline_item(piece, at))
+        items.append(item)
         if last:
             return items
         at += len(chunk)
     return []
+
+
+def _clause_item(piece: str, at: int) -> Item | None:
+    """An item up to the end of its clause (";", ".", a bracket); None when empty or too
+    long to be a list item."""
+    piece = re.split(r"[;.()]", piece)[0]
+    if not piece.strip() or len(piece.split()) > MAX_INLINE_ITEM_WORDS:
+        return None
+    return _inline_item(piece, at)
 
 
 def _inline_item(piece: str, at: int) -> Item:
