@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     keyword_kept: int = Field(
         default=2, ge=0, description="The best BM25 matches always retrieved, fusion or not."
     )
+    rows_per_table: int = Field(
+        default=3, ge=1, description="Most rows of one table among the passages retrieved."
+    )
 
     # Answering.
     answerer: Literal["extractive", "openai"] = "extractive"  # names: registry.ANSWERERS

@@ -21,6 +21,11 @@ _ABBREVIATIONS = frozenset(
 _BOUNDARY_RE = re.compile(
     r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])|(?<=;)\s+(?=\S)|(?<=[。！？；])"
 )
+# A sentence that opens by pointing back ("They cover ...") goes on from the one before.
+POINTS_BACK = re.compile(
+    r"^(It|They|These|Those|This|Such|Them|Their|Its|Among them|Of these|In addition|Specifically|"
+    r"Namely|That is)\b"
+)
 _GLUED = re.compile(r"(?<=[a-z]{3})(?=[A-Z][a-z]{2})")  # "MainDifficulties" from a PDF
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9&'’\-]*|\d+(?:[.,]\d+)*%?|[\u4e00-\u9fff]")
 

@@ -425,6 +425,38 @@ def test_a_sentence_shares_a_term_with_the_question(terms: dict[str, float], tex
     assert shares_term(terms, text) is shares
 
 
+def _list_passage(title: str, items: list[str], intro: str, heading: str = "",
+                  similarity: float = 0.0) -> Document:  # fmt: skip
+    item = {"label": intro, "raw": intro, "start": 0, "end": len(intro)}
+    record = {"title": title, "kind": "inline", "intro": item if intro else None,
+              "items": [{"label": i, "raw": i, "start": 0, "end": len(i)} for i in items]}  # fmt: skip
+    return Document(page_content=title, metadata={"kind": "list", "title": "Report",
+                    "heading": heading, "dense_score": similarity, "record": json.dumps(record)})  # fmt: skip
+
+
+def test_a_list_inside_the_best_lists_section_that_names_the_asked_thing_wins() -> None:
+    """A section listing its sub-headings ("Tolls", "Exemptions") may hold more of the
+    question's words, in its opening, than the list under the sub-heading the question
+    names; that nested list is the answer."""
+    from assistant.answer.compose import choose_list
+    from assistant.answer.evidence import weighted_terms
+    from assistant.answer.question import analyse
+
+    section = _list_passage("4. Charges", ["Tolls", "Exemptions"],
+                            "Ships using the harbour pay charges.", "Report > 4. Charges", 0.9)  # fmt: skip
+    nested = _list_passage("Exemptions", ["lifeboats", "naval ships", "school trips"],
+                           "Three kinds of ship in the harbour pay nothing.",
+                           "Report > 4. Charges > Exemptions", 0.3)  # fmt: skip
+    other = _list_passage("5. Staff", ["pilots", "crane drivers"],
+                          "Ships using the harbour need pilots.", "Report > 5. Staff", 0.9)  # fmt: skip
+    ask = analyse("What are the exemptions for ships using the harbour?")
+    weighted = weighted_terms(ask, lambda t: 1.0)
+    assert choose_list(ask, [section, nested, other], weighted) == 2
+    # The section's list outscores the nested one, which takes over only inside its section.
+    assert choose_list(ask, [section], weighted) == 1
+    assert choose_list(ask, [other, nested], weighted) == 1
+
+
 def test_a_list_is_named_by_its_own_title_before_the_sentence_before_it() -> None:
     """Two inline lists in a row: the second's intro is the first's sentence, so the words of
     "which terminals" are in both; the list titled by them is the answer."""

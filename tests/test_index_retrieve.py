@@ -198,3 +198,25 @@ def test_the_best_keyword_match_is_always_retrieved(hash_settings: Settings) -> 
     )
     for k in (1, 3, 5):
         assert any("Roland Berger" in d.page_content for d in bot.retrieve(question, k=k))
+
+
+@pytest.mark.parametrize(
+    ("ranked", "k", "cap", "top"),
+    [
+        # rows of table A crowd the ranking: the fourth gives way to the prose after it
+        (["a1", "a2", "a3", "a4", "p1", "b1"], 5, 3, ["a1", "a2", "a3", "p1", "b1"]),
+        (["a1", "a2", "a3", "a4", "p1"], 5, 4, ["a1", "a2", "a3", "a4", "p1"]),
+        (["p1", "a1", "b1", "a2", "b2"], 3, 1, ["p1", "a1", "b1"]),
+        (["a1", "a2", "a3", "p1"], 3, 1, ["a1", "p1", "a2"]),  # the cap gives way when
+        (["a1", "a2", "a3"], 5, 1, ["a1", "a2", "a3"]),  # nothing else is left
+    ],
+)  # fmt: skip
+def test_rows_of_one_table_are_capped(ranked: list[str], k: int, cap: int, top: list[str]) -> None:
+    from assistant.search.retrieve import _capped
+
+    def metadata(chunk_id: str) -> dict[str, str]:
+        if chunk_id.startswith("p"):
+            return {"kind": "text", "source": "r.txt", "heading": "1. Aims"}
+        return {"kind": "table_row", "source": "r.txt", "heading": f"Table {chunk_id[0]}"}
+
+    assert _capped(ranked, k, [metadata(c) for c in ranked], cap) == top

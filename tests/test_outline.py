@@ -119,6 +119,9 @@ def test_item_spans_are_exact(lists: dict[str, list[dict[str, object]]]) -> None
         ("1. Plans were implemented and yielded results. The Ministry then did many other things.",
          "1. Plans were implemented and yielded results"),
         ("Box 3 Strong Basics Projects", "Box 3 Strong Basics Projects"),
+        ("b) a berth of at least 200 metres;", "a berth of at least 200 metres"),
+        ("(iv) no cargo on deck", "no cargo on deck"),
+        ("### Tolls", "Tolls"),
     ],
 )  # fmt: skip
 def test_label_span(line: str, label: str) -> None:
@@ -301,3 +304,34 @@ def test_a_sentence_with_a_colon_after_bullets_is_no_bullet() -> None:
                                              "Timber Wharf Paving"]  # fmt: skip
     assert found["inline:Two new tugs were ordered during the year"] == [
         "the Kittiwake", "the Guillemot"]  # fmt: skip
+
+
+PILOTAGE = """Pilotage rules
+
+3. Exemptions
+
+A ship may sail without a pilot. It must meet every condition below:
+a) a length of under 60 metres;
+b) a master who has made ten passages in two years;
+c) no dangerous goods on board.
+
+Other ships must book a pilot a day ahead.
+"""
+
+
+def test_lettered_items_are_a_list_and_a_pointing_back_intro_keeps_its_antecedent() -> None:
+    """ "a)", "b)" lines are items like bullets; an intro that points back ("It must meet ...")
+    keeps the sentence it points to, which names what the items are about."""
+    for chunk in chunk_document(doc(PILOTAGE), ChunkingConfig(), len, len, 512):
+        if chunk.kind == "list":
+            record = json.loads(chunk.record)
+            assert [i["label"] for i in record["items"]] == [
+                "a length of under 60 metres", "a master who has made ten passages in two years",
+                "no dangerous goods on board"]  # fmt: skip
+            intro = record["intro"]
+            assert intro["label"] == (
+                "A ship may sail without a pilot. It must meet every condition below:"
+            )
+            assert PILOTAGE[intro["start"] : intro["end"]] == intro["label"]
+            return
+    raise AssertionError("no list found")

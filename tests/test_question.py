@@ -43,6 +43,9 @@ from assistant.answer.question import analyse, answer_type, asked_count, asked_y
         ("By when must the banks connect?", "date"),
         ("What did residents ask for when they were consulted?", "other"),  # a condition
         ("How many ferries ran when the bridge was shut?", "number"),
+        ("What must a ship satisfy to sail without a pilot?", "list"),  # conditions
+        ("What does a tenant have to meet to get a permit?", "list"),
+        ("Did the harbour meet the deadline?", "other"),
     ],
 )  # fmt: skip
 def test_answer_type(question: str, kind: str) -> None:
@@ -163,6 +166,13 @@ def test_slot_noun(question: str, noun: str) -> None:
         ("month", "The review takes place in October 2025.", True),
         ("month", "The review takes place in 2025.", False),
         ("exact_date", "The review takes place in October 2025.", False),
+        ("person", "The notice was signed by Chief Inspector Ola Brant-Holm.", True),
+        ("person", "Deputy Harbour Master Ines Vale opened it.", True),
+        ("person", "Harbour Master Ines Vale opened it.", True),
+        ("person", "Ines Vale, Chief Librarian", True),
+        ("person", "The Minister for Ports and Fisheries, Ola Brant, opened it.", True),
+        ("money", "The scheme will cost NKR 96 million over four years.", True),
+        ("money", "It meets ISO 9001 and EN 1090.", False),
     ],
 )  # fmt: skip
 def test_fillers(kind: str, text: str, filled: bool) -> None:
@@ -364,3 +374,30 @@ def test_names_the_question_gives(question: str, named: tuple[str, ...]) -> None
 )  # fmt: skip
 def test_a_plural_with_a_phrase_after_it_asks_for_a_list(question: str, kind: str) -> None:
     assert answer_type(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "named_missing"),
+    [
+        # "groups" of people, not a "... Group" company: any members answer
+        ("Which four groups sit on the harbour board?",
+         "Its members are pilots, tug crews, shippers and residents.", False),
+        # "which university": a University must be named
+        ("Which university advises the harbour board?",
+         "The Marine Institute advises the harbour board.", True),
+        ("Which university advises the harbour board?",
+         "Calder University advises the harbour board.", False),
+    ],
+)  # fmt: skip
+def test_a_named_kind_of_body_must_be_named(question: str, text: str, named_missing: bool) -> None:
+    from langchain_core.documents import Document
+
+    from assistant.answer.evidence import Unit, features, weighted_terms
+    from assistant.answer.question import analyse
+    from assistant.text import Span
+
+    ask = analyse(question)
+    unit = Unit(1, Span(0, len(text), text), text, "Harbour report")
+    passage = Document(page_content=text, metadata={"kind": "text"})
+    found = features(ask, unit, 1.0, [passage], weighted_terms(ask, lambda t: 1.0))
+    assert found["named_slot_missing"] == float(named_missing)

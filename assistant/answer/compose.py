@@ -13,7 +13,7 @@ Every function here is pure: units and passages in, text and cited spans out.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,8 +139,35 @@ def list_passages(passages: Sequence[Document]) -> list[int]:
 
 
 def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, float]) -> int | None:
-    """The list passage that best names what is asked; a list of the asked size wins."""
-    best, best_score = None, 0.0
+    """The list passage that best names what is asked; a list of the asked size wins. A list
+    set inside the section of the best one, whose own title names more of what is asked (the
+    "Conditions" under "Decision", which lists "Conditions" and "Reasons"), is the nearer
+    answer."""
+    found = list(_scored_lists(ask, passages, weighted))
+    if not found:
+        return None
+    best = max(found, key=lambda f: f.score)
+    inside = [
+        f
+        for f in found
+        if f.path[: len(best.path)] == best.path
+        and len(f.path) > len(best.path)
+        and f.own_share > best.own_share
+    ]
+    return max(inside or [best], key=lambda f: f.score).passage
+
+
+@dataclass(frozen=True)
+class _ScoredList:
+    passage: int
+    score: float
+    own_share: float  # of the asked terms' weight, in the list's own title and heading
+    path: tuple[str, ...]  # heading path of the list's own section
+
+
+def _scored_lists(
+    ask: Ask, passages: Sequence[Document], weighted: dict[str, float]
+) -> Iterator[_ScoredList]:
     noun = set(terms(ask.slot_noun))
     prose = (
         set(terms(" ".join(d.page_content for d in passages if d.metadata.get("kind") != "list")))
@@ -171,9 +198,8 @@ def choose_list(ask: Ask, passages: Sequence[Document], weighted: dict[str, floa
             continue  # "which three *levels*": the prose names levels, this list never does
         if score < MIN_LIST_MATCH:
             continue
-        if score > best_score:
-            best, best_score = n, score
-    return best
+        path = tuple(str(doc.metadata.get("heading", "")).split(" > "))
+        yield _ScoredList(n, score, own_share, path)
 
 
 def _shared_by_items(items: list[dict[str, Any]]) -> set[str]:
@@ -183,7 +209,7 @@ def _shared_by_items(items: list[dict[str, Any]]) -> set[str]:
     for item in items:
         for term in set(terms(item["label"])):
             counts[term] = counts.get(term, 0) + 1
-    return {t for t, n in counts.items() if n * 2 >= len(items) and not t.isdigit()}
+    return {t for t, n in counts.items() if n >= 2 and n * 2 >= len(items) and not t.isdigit()}
 
 
 # A heading's own number ("3.", "(2)", "IV.", "Chapter 5", "Box 1"): no figure of the answer,

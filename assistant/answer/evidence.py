@@ -25,7 +25,7 @@ from langchain_core.documents import Document
 
 from assistant.answer.question import KIND_OF, MONTH_NAMES, MONTHS, STRANDED, YEAR, Ask
 from assistant.answer.validate import passage_span
-from assistant.text import Span, split_sentences, strip_superscripts, terms
+from assistant.text import POINTS_BACK, Span, split_sentences, strip_superscripts, terms
 
 Idf = Callable[[str], float]
 WEIGHTS_FILE = Path(__file__).with_name("answerer_weights.json")
@@ -35,7 +35,14 @@ ROLES = (
     "curator|director|chair|chairman|chairwoman|chief executive|head|minister|governor|manager|"
     "officer|secretary|president|leader|engineer|executive|editor|professor|mayor|councillor|"
     "commissioner|spokesperson|spokesman|spokeswoman|founder|adviser|advisor|economist|analyst|"
-    "coordinator|trustee|architect|master|planner|inspector|auditor|dean|rector|surveyor|warden"
+    "coordinator|trustee|architect|master|planner|inspector|auditor|dean|rector|surveyor|warden|"
+    "librarian|treasurer|registrar|clerk|superintendent|principal|chancellor|provost|ombudsman|"
+    "administrator|commander|director-general"
+)
+# The same roles as titles before a name ("Chief Inspector Miriam Osei-Bannerman").
+ROLE_TITLES = "|".join(
+    " ".join("-".join(p.capitalize() for p in w.split("-")) for w in role.split())
+    for role in ROLES.split("|")
 )
 AMOUNT = r"\d[\d,.]*(?:\s*(?:million|billion|trillion|thousand|bn|m|k)\b)?"
 CURRENCY_CODES = "RMB|USD|EUR|GBP|JPY|CHF|CNY|SEK|NOK|DKK|INR"
@@ -51,7 +58,9 @@ FILLERS: dict[str, str] = {
     r"billions?|dozens?|half|double|doubled|tripled|percent)\b)",
     # an amount: a currency sign or code before a figure, or a currency after it ("1.2
     # billion yuan", "£38,000", "USD 5m", "7,500 euros")
+    # or any three-letter code before a sum in millions ("SVC 184 million")
     "money": rf"(?:[$¥€£₹₩]|\b(?:{CURRENCY_CODES})\s?)\s?{AMOUNT}|"
+    r"\b[A-Z]{3} \d[\d,.]*\s*(?:million|billion|trillion|bn)\b|"
     rf"{AMOUNT}\s*(?:{CURRENCY_WORDS}|{CURRENCY_CODES})\b",
     # a day of a month ("March 3", "3 March"), or a numeric date: not "on Wednesday"
     "exact_date": rf"\b(?:{MONTH_NAMES})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|"
@@ -63,7 +72,9 @@ FILLERS: dict[str, str] = {
     r"summer|autumn|winter)\b|\byesterday\b|\b\d+ (?:days|weeks|months|years) (?:ago|later)\b)",
     "person": r"\b(Premier|President|Minister|Vice Premier|Secretary|Director|Chairman|Chairwoman|"
     r"Mr|Ms|Mrs|Dr|Professor|Prof|Councillor|Cllr|Mayor|Governor|Sir|Dame|Lord|Baroness|"
-    r"Commissioner|Judge|Senator|Captain)\.?\s+[A-Z][a-z]+|\b[A-Z][a-z]+ [A-Z][a-z]{1,9}\s+(said|says|"
+    r"Commissioner|Judge|Senator|Captain)\.?\s+[A-Z][a-z]+|"
+    rf"\b(?:[A-Z][a-z]+ )?(?:{ROLE_TITLES}) [A-Z][a-z]+ [A-Z][a-z'\-]+\b|"
+    r"\b[A-Z][a-z]+ [A-Z][a-z]{1,9}\s+(said|says|"
     r"stated|noted|added|told|pointed out)\b|^[A-Z][a-z]+ [A-Z][a-z]+:|"
     r"\b(?:Editor|Editors|Translator|Author|Authors|Reporter|Writer)\s+[A-Z][a-z]+ [A-Z][a-z]+\b|"
     r"^By\s+[A-Z][a-z]+ [A-Z][a-z]+\b|"
@@ -71,7 +82,7 @@ FILLERS: dict[str, str] = {
     # a name with its role ("Samuel Okafor, Head Curator", "Head Curator, Samuel Okafor"),
     # or with a clause about the person ("Richard Haldane, who stepped down")
     rf"\b[A-Z][a-z]+ [A-Z][a-z'\-]+, (?:the |our |its )?(?:[\w\-'’]+ ){{0,3}}?(?i:{ROLES})\b|"
-    rf"\b(?i:{ROLES})(?: of (?:the )?[A-Z][\w\-]+(?: [A-Z][\w\-]+)*)?,\s+(?:Dr |Mr |Ms |Mrs |"
+    rf"\b(?i:{ROLES})(?: (?:of|for) (?:the )?[A-Z][\w\-]+(?: (?:and )?[A-Z][\w\-]+)*)?,\s+(?:Dr |Mr |Ms |Mrs |"
     r"Professor )?[A-Z][a-z]+ [A-Z][a-z'\-]+\b|\b[A-Z][a-z]+ [A-Z][a-z'\-]+,? who\b",
     "place": r"\b[A-Z][a-z]+\s+(Province|City|Municipality|District|Prefecture|Region|County)\b|"
     r"\b(in|at|from|of)\s+(Beijing|Shanghai|Tianjin|Chongqing|Guangzhou|Shenzhen|Wuhan|Hangzhou|"
@@ -106,11 +117,9 @@ FILLERS["agent"] = (
 FILLERS["month"] = rf"\b(?:{MONTH_NAMES})\b\.?"
 _FILLER_PATTERNS = {kind: re.compile(p) for kind, p in FILLERS.items()}
 _DAY_OF_MONTH = re.compile(rf"\b(?:{MONTH_NAMES})\.?\s+\d{{1,2}}\b(?:,\s*(?:19|20)\d\d)?")
-_NEW_ITEM = re.compile(r"^(?:[*•\-–]\s|\(?\d{1,2}[.)]\s)")  # "* The reopening ...", "(2) ..."
-_POINTS_BACK = re.compile(
-    r"^(It|They|These|Those|This|Such|Them|Their|Its|Among them|Of these|In addition|Specifically|"
-    r"Namely|That is)\b"
-)
+_NEW_ITEM = re.compile(
+    r"^(?:[*•\-–]\s|\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})[.)]\s)"
+)  # "* The ...", "(2) ..."
 
 FEATURES = (
     "bias",
@@ -236,6 +245,9 @@ NAME_WORDS = (
     "consortium cooperative holdings networks yard shipyard works laboratory laboratories partners "
     "industries services systems technologies co ltd limited plc inc llp gmbh"
 )
+# Slot nouns that also name loose sets of people ("which four groups are represented"):
+# a "Group" in a company's name is not what they ask for.
+LOOSE_SLOT_NOUNS = "group groups"
 # Other words that name the same kind of body ("Itcetera Language Group, Inc." is a company).
 NAME_KIN = {
     "compan": "corporation group inc ltd co limited",
@@ -292,14 +304,14 @@ def extend(found: list[Unit], i: int, passages: Sequence[Document], back: bool =
     unit = found[i]
     if unit.kind != "text":
         return unit
-    pointing = back and _POINTS_BACK.match(unit.display)
+    pointing = back and POINTS_BACK.match(unit.display)
     if pointing and i > 0 and found[i - 1].passage == unit.passage:
         unit = _joined(found[i - 1], unit, passages)
     if i + 1 >= len(found) or found[i + 1].passage != unit.passage:
         return unit
     following = found[i + 1]
     short = len(unit.display.split()) < 15 or unit.display.endswith(":")
-    if not (short or _POINTS_BACK.match(following.display)):
+    if not (short or POINTS_BACK.match(following.display)):
         return unit
     return _joined(unit, following, passages)
 
@@ -413,7 +425,9 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
     focus = [t for t in ask.focus if weighted.get(t, 1.0) and t not in skip]
     filled = has_filler(filler_type(ask), unit.display, given)
     # "Which *university*": a name of that kind must be there ("... University"), not any body.
-    named = slot_kind == "organisation" and bool(term_set(ask.slot_noun) & term_set(NAME_WORDS))
+    named = slot_kind == "organisation" and bool(
+        term_set(ask.slot_noun) & (term_set(NAME_WORDS) - term_set(LOOSE_SLOT_NOUNS))
+    )
     kin = term_set(
         " ".join([ask.slot_noun, *(v for k, v in NAME_KIN.items() if k in ask.slot_noun)])
     )

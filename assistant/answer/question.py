@@ -31,6 +31,8 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
     ("list", r"^\s*(list|name|enumerate|outline)\b(?! of)"),
     ("list", r"\bin what ways\b|\b(which|what) (kinds|types|sorts) of\b"),
     ("list", r"^\s*what (does|do|did) .+ (recommend|propose|suggest|call for)\s*\??\s*$"),
+    # conditions to be met: "what must a vessel satisfy to ...", "what does it have to meet"
+    ("list", r"^\s*what (must|does|do|should|would) .+\b(satisfy|meet|fulfil+)\b"),
     (
         "list",
         r"\b(what|which) (are|were) the\b(?!.*\b(target|value|figure|rate|number|share)s? (for|in|by)\b)",

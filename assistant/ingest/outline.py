@@ -22,9 +22,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from assistant.text import Span, split_sentences
+from assistant.text import POINTS_BACK, Span, split_sentences
 
-BULLET = re.compile(r"^[-–—•·*▪◦]\s+")
+# A dash or dot, or a letter or small roman numeral ("a)", "(b)", "iv)"): numbers are headings.
+MD_HASHES = re.compile(r"^#{1,6}\s+")  # a markdown heading's marks are no part of its name
+BULLET = re.compile(r"^(?:[-–—•·*▪◦]|\(?(?:[a-z]|[ivx]{1,4})\))\s+")
 LABEL_COLON = re.compile(r"^(?P<label>[^:：.]{2,60}?)\s*[:：]\s+\S")
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
             "ninth", "tenth")  # fmt: skip
@@ -89,9 +91,9 @@ SPEAKER = re.compile(r"^[^:：?]{1,40}[:：]\s*")
 def label_span(span: Span, whole_sentence: bool = False) -> Span:
     """The part of a line that names an item: the whole short line, the label before a
     colon, or the first sentence (`whole_sentence`: always the first sentence). An
-    enumerator ("(1)", "2.") is kept, a bullet dash is not."""
+    enumerator ("(1)", "2.") is kept, a bullet dash or markdown "###" is not."""
     text = span.text
-    if bullet := BULLET.match(text):
+    if bullet := BULLET.match(text) or MD_HASHES.match(text):
         text, offset = text[bullet.end() :], span.start + bullet.end()
     else:
         offset = span.start
@@ -212,15 +214,25 @@ def _paragraph_lists(parent: Node, paragraphs: list[Node]) -> list[OutlineList]:
 
 def _intro(first: Node, paragraphs: list[Node]) -> Item | None:
     """The sentence just before a list's first item: in its own paragraph, or the last one
-    of the paragraph before."""
+    of the paragraph before; with the sentence before it, when it points back ("They cover
+    ...")."""
     before = [p for p in paragraphs if p.span.end <= first.span.start]
     if not before:
         return None
-    last = before[-1].span
+    paragraph = before[-1].span
     sentences = [
-        s for s in split_sentences(last.text, offset=last.start) if s.end <= first.span.start
+        s
+        for s in split_sentences(paragraph.text, offset=paragraph.start)
+        if s.end <= first.span.start
     ]
-    return _item_of(sentences[-1]) if sentences else None
+    if not sentences:
+        return None
+    start = sentences[
+        -2 if len(sentences) > 1 and POINTS_BACK.match(sentences[-1].text) else -1
+    ].start
+    end = sentences[-1].end
+    at = start - paragraph.start
+    return _item_of(Span(start, end, paragraph.text[at : at + end - start]))
 
 
 def _opening(node: Node, first: Node) -> Item | None:

@@ -218,9 +218,11 @@ class SearchIndex:
                     self.settings.rrf_k + rank + 1
                 )
         index = self.keyword()
-        top = sorted(fused, key=lambda cid: (-fused[cid], index.position[cid]))[
-            :k
-        ]  # ties: document order
+        ranked = sorted(
+            fused, key=lambda cid: (-fused[cid], index.position[cid])
+        )  # ties: doc order
+        top = _capped(ranked, k, [index.metadatas[index.position[c]] for c in ranked],
+                      self.settings.rows_per_table)  # fmt: skip
         # Rank fusion favours passages both rankings hold; the best keyword matches (a rare
         # name the question gives, say) may be in only one, so they take the last places.
         best = [chunk_id for chunk_id, _ in keyword[: min(self.settings.keyword_kept, k)]]
@@ -250,6 +252,32 @@ class SearchIndex:
             )
             out.append(Document(page_content=index.passages[i], metadata=metadata, id=cid))
         return out
+
+
+def _table_of(metadata: dict[str, Any]) -> str | None:
+    if metadata.get("kind") != "table_row":
+        return None
+    return f"{metadata.get('source')}\x00{metadata.get('heading')}"
+
+
+def _capped(ranked: list[str], k: int, metadatas: list[dict[str, Any]], cap: int) -> list[str]:
+    """The first k ids, with at most `cap` rows of any one table while other passages are
+    left: a table's many rows all share its caption and column names, and would otherwise
+    crowd out the prose that a question using those words is about."""
+    top: list[str] = []
+    passed: list[str] = []
+    seen: dict[str, int] = {}
+    for chunk_id, metadata in zip(ranked, metadatas, strict=True):
+        table = _table_of(metadata)
+        if table is not None:
+            if seen.get(table, 0) >= cap:
+                passed.append(chunk_id)
+                continue
+            seen[table] = seen.get(table, 0) + 1
+        top.append(chunk_id)
+        if len(top) == k:
+            return top
+    return top + passed[: k - len(top)]
 
 
 class HybridRetriever(BaseRetriever):
