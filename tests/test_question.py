@@ -401,3 +401,21 @@ def test_a_named_kind_of_body_must_be_named(question: str, text: str, named_miss
     passage = Document(page_content=text, metadata={"kind": "text"})
     found = features(ask, unit, 1.0, [passage], weighted_terms(ask, lambda t: 1.0))
     assert found["named_slot_missing"] == float(named_missing)
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "near"),
+    [
+        ("How many ferries were ordered?", "The port ordered 42 new electric ferries.", True),
+        ("How many ferries were ordered?", "Ferries were ordered this spring for use on up to three routes.", False),
+        ("How many ferries were ordered?", "Work began.42 ferries were ordered.", True),  # glued
+        ("How many ferries run?", "Ferries, which the council bought in 2019, run daily.", False),
+        ("How many e-ticket and paper fares were sold in 2025?",
+         "Sales grew, and e-ticket and paper fares reached 312,480.", True),
+        ("What did the ferries cost?", "No figure at all.", True),  # not a "how many" question
+    ],
+)  # fmt: skip
+def test_a_count_stands_near_what_it_counts(question: str, text: str, near: bool) -> None:
+    from assistant.answer.evidence import counted_near
+
+    assert counted_near(analyse(question), text) is near

@@ -137,6 +137,7 @@ FEATURES = (
     "percent_missing",
     "focus_missing",
     "unknown_terms",
+    "count_far",
 )
 ABOUT_ROW = 0.5  # share of the question's weighted terms a table row's label must hold
 UNRELATED_ROW = 0.3  # ... and below which (columns' names included) it is about something else
@@ -380,6 +381,22 @@ def coverage(weighted: dict[str, float], text: str) -> float:
     return sum(w for t, w in weighted.items() if t in present) / total
 
 
+HOW_MANY = re.compile(r"\bhow many\b", re.IGNORECASE)
+_WORDS = re.compile(r"\d[\d,.]*%?|[^\W\d][\w\-']*")
+COUNT_WINDOW = 6  # words between a count and what it counts ("42 new electric ferries")
+
+
+def counted_near(ask: Ask, text: str) -> bool:
+    """For "how many X", a figure stands within a few words of X ("three weeks" does not
+    count laptops); other questions need nothing here."""
+    if not HOW_MANY.search(ask.text) or not ask.focus:
+        return True
+    words = _WORDS.findall(text)  # "initiated.99 enterprises": two words, then a figure
+    figures = [i for i, w in enumerate(words) if _FILLER_PATTERNS["number"].match(w)]
+    named = [i for i, w in enumerate(words) if set(terms(w)) & set(ask.focus)]
+    return any(abs(i - j) <= COUNT_WINDOW for i in figures for j in named)
+
+
 def weighted_terms(ask: Ask, idf: Idf) -> dict[str, float]:
     return {t: idf(t) for t in ask.terms}
 
@@ -439,6 +456,7 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
     else:
         noun_missing = not has_filler(slot_kind, unit.display, given)
     return {
+        "count_far": 1.0 if unit.kind == "text" and not counted_near(ask, unit.display) else 0.0,
         "bias": 1.0,
         "best": score,
         "coverage_unit": coverage(weighted, f"{unit.context} {unit.display} {unit.notes}"),

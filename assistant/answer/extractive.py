@@ -51,7 +51,7 @@ def _unfilled(part: Part) -> bool:
     )
     if strict and part.features["filler_missing"]:
         return True
-    return bool(part.features["named_slot_missing"])
+    return bool(part.features["named_slot_missing"] or part.features["count_far"])
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,8 @@ class ExtractiveAnswerer:
         # next one (a title to its byline), so what fills the slot may be in the next one.
         quoted = evidence.extend(found, best, passages, ask.answer_type == "list")
         features = evidence.features(ask, quoted, float(scored[best]), passages, weighted)
+        if any(evidence.counted_near(ask, found[i].display) for i in picks):
+            features["count_far"] = 0.0  # the count is in a sentence that goes with the best
         return Part(ask, tuple(picks), features, weighted, listed)
 
     def confidence(self, parts: list[Part]) -> float:
