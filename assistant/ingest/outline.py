@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from assistant.text import POINTS_BACK, Span, split_sentences
 
-# A dash or dot, or a letter or small roman numeral ("a)", "(b)", "iv)"): numbers are headings.
 MD_HASHES = re.compile(r"^#{1,6}\s+")  # a markdown heading's marks are no part of its name
+# A dash or dot, or a letter or small roman numeral ("a)", "(b)", "iv)"): numbers are headings.
 BULLET = re.compile(r"^(?:[-–—•·*▪◦]|\(?(?:[a-z]|[ivx]{1,4})\))\s+")
 LABEL_COLON = re.compile(r"^(?P<label>[^:：.]{2,60}?)\s*[:：]\s+\S")
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
