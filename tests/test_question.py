@@ -412,6 +412,8 @@ def test_a_named_kind_of_body_must_be_named(question: str, text: str, named_miss
         ("How many ferries run?", "Ferries, which the council bought in 2019, run daily.", False),
         ("How many e-ticket and paper fares were sold in 2025?",
          "Sales grew, and e-ticket and paper fares reached 312,480.", True),
+        ("How many canoes are lent?", "Canoes are lent for up to four weeks.", False),  # a measure
+        ("How many tonnes can it burn?", "It can burn up to 9,000 tonnes a year.", True),
         ("What did the ferries cost?", "No figure at all.", True),  # not a "how many" question
     ],
 )  # fmt: skip

@@ -383,6 +383,12 @@ def coverage(weighted: dict[str, float], text: str) -> float:
 
 HOW_MANY = re.compile(r"\bhow many\b", re.IGNORECASE)
 _WORDS = re.compile(r"\d[\d,.]*%?|[^\W\d][\w\-']*")
+# A figure followed by one of these measures that ("four weeks", "12 metres"), and counts
+# nothing else.
+MEASURE = re.compile(
+    r"(?:second|minute|hour|day|week|month|year|time|metre|meter|kilometre|kilometer|mile|"
+    r"tonne|ton|kilogram|litre|liter)s?|per|percent|km|kg|m"
+)
 COUNT_WINDOW = 6  # words between a count and what it counts ("42 new electric ferries")
 
 
@@ -392,8 +398,15 @@ def counted_near(ask: Ask, text: str) -> bool:
     if not HOW_MANY.search(ask.text) or not ask.focus:
         return True
     words = _WORDS.findall(text)  # "initiated.99 enterprises": two words, then a figure
-    figures = [i for i, w in enumerate(words) if _FILLER_PATTERNS["number"].match(w)]
-    named = [i for i, w in enumerate(words) if set(terms(w)) & set(ask.focus)]
+    asked = set(ask.focus)
+    named = [i for i, w in enumerate(words) if set(terms(w)) & asked]
+    # "four weeks" measures weeks, unless weeks are what is asked ("how many tonnes")
+    figures = [
+        i
+        for i, w in enumerate(words)
+        if _FILLER_PATTERNS["number"].match(w)
+        and (i + 1 in named or i + 1 == len(words) or not MEASURE.fullmatch(words[i + 1].lower()))
+    ]
     return any(abs(i - j) <= COUNT_WINDOW for i in figures for j in named)
 
 
