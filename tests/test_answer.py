@@ -353,6 +353,23 @@ def test_a_refusal_for_who_runs_says_no_one_is_named() -> None:
     assert draft.abstained and "name no one" in draft.reason
 
 
+@pytest.mark.parametrize(
+    ("question", "text", "reason"),
+    [
+        ("Which vessels have joined the Harbour Trust's fleet?",
+         "Last year 14 new vessels joined the Harbour Trust's fleet.",
+         "say how many vessels, not which"),
+        ("How many canoes does the Harbour Trust lend to schools?",
+         "The Harbour Trust lends canoes to schools for up to four weeks.",
+         "give no number of canoes"),
+    ],
+)  # fmt: skip
+def test_a_refusal_names_the_missing_count_or_members(question: str, text: str,
+                                                       reason: str) -> None:  # fmt: skip
+    draft = _answerer().answer(question, [_doc(text)])
+    assert draft.abstained and reason in draft.reason
+
+
 def test_the_document_title_met_again_is_no_answer() -> None:
     """The first line repeats the title; the interviewee is named in the paragraph after."""
     from assistant.answer.evidence import units

@@ -421,3 +421,33 @@ def test_a_count_stands_near_what_it_counts(question: str, text: str, near: bool
     from assistant.answer.evidence import counted_near
 
     assert counted_near(analyse(question), text) is near
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "only_counted"),
+    [
+        ("Which vessels have joined the fleet?", "Last year 14 new vessels joined the fleet.", True),
+        ("Which vessels have joined the fleet?",
+         "The fleet took on 14 vessels, including 3 trawlers.", True),  # a count again
+        ("Which schools were chosen?", "A number of schools were chosen, without being named.", True),
+        ("Which of the 12 sites were closed?",
+         "Of the 12 sites inspected, 5 were closed, 4 were fined, and the rest passed.", True),
+        ("Which vessels have joined the fleet?",
+         "14 vessels (the Auk, the Tern and the Gull) joined the fleet.", False),
+        ("Which ports are covered?", "Three ports: Arden, Bly and Crail.", False),
+        ("Which ports are covered?", "Six ports such as Arden are covered.", False),
+        ("Which ports are covered?", "The three ports covered are Arden, Bly and Crail.", False),
+        ("Which ports are covered?", "Two ports, Arden and Bly, are covered.", False),
+        ("At which two levels is it run?",
+         "It is run at two levels between the board, the regional offices, and the crews.",
+         False),  # the members follow in the sentence
+        ("Which ports are covered?", "The ports of Arden and Bly are covered.", False),  # no count
+        ("Which ports were dredged in 2019?", "The 2019 ports were Arden and Bly.", False),  # a year
+        ("Which ports are covered?", "No port at all.", False),  # not about the noun
+        ("How many ports are covered?", "14 ports are covered.", False),  # not a list question
+    ],
+)  # fmt: skip
+def test_a_count_does_not_name_what_it_counts(question: str, text: str, only_counted: bool) -> None:
+    from assistant.answer.evidence import counted_only
+
+    assert counted_only(analyse(question), text) is only_counted

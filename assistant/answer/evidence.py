@@ -138,6 +138,7 @@ FEATURES = (
     "focus_missing",
     "unknown_terms",
     "count_far",
+    "members_missing",
 )
 ABOUT_ROW = 0.5  # share of the question's weighted terms a table row's label must hold
 UNRELATED_ROW = 0.3  # ... and below which (columns' names included) it is about something else
@@ -410,6 +411,62 @@ def counted_near(ask: Ask, text: str) -> bool:
     return any(abs(i - j) <= COUNT_WINDOW for i in figures for j in named)
 
 
+# Words that count a noun rather than name its members ("22 industrial clusters", "a number
+# of projects", "several firms"), looked for a few words before the noun.
+QUANTIFIER_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
+    "hundred hundreds thousand thousands dozen dozens several many some various number few "
+    "numerous multiple"
+)
+QUANTIFIERS = frozenset(QUANTIFIER_WORDS.split())
+QUANTIFIER_REACH = 5  # words between a count and its noun ("15 key milestone projects")
+# What opens the members' names right after a counted noun ("8 cities (Ningbo, ...)",
+# "four measures: ...", "12 cities such as Ningbo", "three bodies, namely ...").
+ENUMERATION = re.compile(
+    r"\s*(?:[(:—–]|,?\s*(?:such as|including|includ(?:e|es|ed)|namely|like|e\.g\.|i\.e\.|"
+    r"(?:[a-z]+\s+){0,2}(?:are|were)(?=\s*(?:[A-Z:]|the\b)))\b|,\s*[A-Z])\s*(?P<first>\S*)",
+)
+_TOKENS = re.compile(r"\d[\d,.]*\d%?|\d%?|[^\W\d][\w\-']*|[^\w\s]")
+
+
+def counted_only(ask: Ask, text: str) -> bool:
+    """For "which X" asking for the members of a list, X is met in `text` only as a count
+    ("the first batch of 22 industrial clusters", "15 German companies"), never followed by
+    its members: the documents say how many, not which."""
+    if ask.answer_type != "list" or not ask.slot_noun:
+        return False
+    noun = set(terms(ask.slot_noun))
+    tokens = list(_TOKENS.finditer(text))
+    mentions = [i for i, m in enumerate(tokens) if set(terms(m.group())) & noun]
+    if not mentions:
+        return False
+    for i in mentions:
+        before: list[str] = []
+        for m in reversed(tokens[max(0, i - QUANTIFIER_REACH) : i]):
+            if not m.group()[0].isalnum():
+                break  # a comma or a bracket ends the noun phrase
+            before.append(m.group().lower())
+        counted = any(
+            (w[0].isdigit() and not YEAR.fullmatch(w)) or w in QUANTIFIERS for w in before
+        )
+        opened = ENUMERATION.match(text, tokens[i].end())
+        # "more than 80 companies, including 15 German companies": another count, no names
+        names = opened is not None and not opened.group("first")[:1].isdigit()
+        if not counted or names or _enumerates(text[tokens[i].end() :]):
+            return False
+    return True
+
+
+def _enumerates(rest: str) -> bool:
+    """The rest of the sentence lists things ("at three levels between the deputy ministers'
+    meeting, the working group, and the associations"), not counts ("..., 7 were fully
+    implemented, 4 were basically implemented")."""
+    clause = re.split(r"[.;](?:\s|$)", rest, maxsplit=1)[0]
+    items = [re.sub(r"^(?:and|or)\s+", "", p.strip()) for p in clause.split(",")[1:]]
+    return sum(1 for item in items if item and not item[0].isdigit()) >= 2
+
+
 def weighted_terms(ask: Ask, idf: Idf) -> dict[str, float]:
     return {t: idf(t) for t in ask.terms}
 
@@ -470,6 +527,7 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
         noun_missing = not has_filler(slot_kind, unit.display, given)
     return {
         "count_far": 1.0 if unit.kind == "text" and not counted_near(ask, unit.display) else 0.0,
+        "members_missing": 1.0 if unit.kind == "text" and counted_only(ask, unit.display) else 0.0,
         "bias": 1.0,
         "best": score,
         "coverage_unit": coverage(weighted, f"{unit.context} {unit.display} {unit.notes}"),

@@ -51,7 +51,11 @@ def _unfilled(part: Part) -> bool:
     )
     if strict and part.features["filler_missing"]:
         return True
-    return bool(part.features["named_slot_missing"] or part.features["count_far"])
+    return bool(
+        part.features["named_slot_missing"]
+        or part.features["count_far"]
+        or part.features["members_missing"]
+    )
 
 
 @dataclass(frozen=True)
@@ -257,8 +261,14 @@ class ExtractiveAnswerer:
         topic = _topic(part.ask.text, own)
         f = part.features
         no_filler = bool(f["filler_missing"]) and part.ask.answer_type in MISSING_WHAT
-        if no_filler and _unfilled(part):
-            what = _missing_filler(part.ask)  # what refused it comes first
+        noun = part.ask.slot_noun
+        if f["members_missing"]:
+            what = f"say how many {noun}, not which"  # what refused it comes first
+        elif f["count_far"]:
+            counted = _focus_words(part.ask)
+            what = f"give no number of {counted}" if counted else "give no figure for it"
+        elif no_filler and _unfilled(part):
+            what = _missing_filler(part.ask)
         elif part.ask.years and f["year_missing"]:
             what = f"give nothing for {' or '.join(part.ask.years)}"
         elif f["slot_noun_missing"]:
@@ -296,6 +306,12 @@ def _missing_filler(ask: Ask) -> str:
     if evidence.filler_type(ask) in ("agent", "any"):
         return "name no one for it"
     return MISSING_WHAT[ask.answer_type]
+
+
+def _focus_words(ask: Ask) -> str:
+    """The question's own words for what it asks about ("member companies")."""
+    words = [w.strip(QUOTES + ",.;:?") for w in ask.text.split()]
+    return " ".join(w for w in words if w and set(terms(w)) & set(ask.focus))
 
 
 def _topic(question: str, evidence_text: str) -> str:
