@@ -127,6 +127,9 @@ def test_slot_noun(question: str, noun: str) -> None:
         ("number", "The ministry unveiled them on March 3, 2019.", False),
         ("place", "They signed accords with countries including Canada and Japan.", True),
         ("place", "The jet took off from Pudong International Airport.", True),
+        ("city", "The alliance is based in Wuhan.", True),
+        ("city", "The port lies in Halvik Municipality.", True),
+        ("city", "Talks were held with Korea, France and Switzerland.", False),  # countries
         ("person", "Editor Ana Ruiz, Harbour Translation Desk", True),
         ("exact_date", "The pier opened on March 3, 2019.", True),
         ("exact_date", "The pier opened on 3 March.", True),
@@ -338,6 +341,8 @@ def test_calendar_is_no_slot_noun() -> None:
         ("Whose consent delayed the works?", "agent"),
         ("Which official signed the order?", "person"),  # a typed slot noun decides
         ("Which contractor will dredge the channel?", "organisation"),
+        ("In which city is the alliance based?", "city"),  # a country is no answer
+        ("In which country is the alliance based?", "place"),
         ("In which month will the review take place?", "month"),
         ("On what date will the pier open?", "exact_date"),
         ("When will the pier open?", "date"),

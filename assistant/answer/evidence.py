@@ -51,6 +51,12 @@ CURRENCY_WORDS = (
     "krone|florins?|rupees?|pesos?|rand|lira|zloty|won|rubles?|roubles?|shillings?|dinars?|"
     "dirhams?|riyals?|reais|real"
 )
+COUNTRIES = (
+    r"\b(United States|United Kingdom|Britain|Germany|France|Italy|Spain|Netherlands|Belgium|"
+    r"Sweden|Switzerland|Austria|Poland|Russia|Japan|Korea|India|Singapore|Malaysia|Thailand|"
+    r"Vietnam|Indonesia|Australia|Canada|Mexico|Brazil|Argentina|Chile|South Africa|Egypt|"
+    r"Nigeria|Israel|Turkey|Iran|Saudi Arabia|Pakistan|Kazakhstan|European Union|ASEAN)\b"
+)
 # What counts as a filler of each answer type (types not listed need none).
 FILLERS: dict[str, str] = {
     "number": r"(?<!\d)(?<!\d\.)(?!(?:19|20)\d\d\b)\d[\d,.]*(?!\d|st\b|nd\b|rd\b|th\b)\s*%?|(?i:\b(one|two|three|four|five|six|seven|"
@@ -84,14 +90,11 @@ FILLERS: dict[str, str] = {
     rf"\b[A-Z][a-z]+ [A-Z][a-z'\-]+, (?:the |our |its )?(?:[\w\-'’]+ ){{0,3}}?(?i:{ROLES})\b|"
     rf"\b(?i:{ROLES})(?: (?:of|for) (?:the )?[A-Z][\w\-]+(?: (?:and )?[A-Z][\w\-]+)*)?,\s+(?:Dr |Mr |Ms |Mrs |"
     r"Professor )?[A-Z][a-z]+ [A-Z][a-z'\-]+\b|\b[A-Z][a-z]+ [A-Z][a-z'\-]+,? who\b",
-    "place": r"\b[A-Z][a-z]+\s+(Province|City|Municipality|District|Prefecture|Region|County)\b|"
+    "place": rf"{COUNTRIES}|"
+    r"\b[A-Z][a-z]+\s+(Province|City|Municipality|District|Prefecture|Region|County)\b|"
     r"\b(in|at|from|of)\s+(Beijing|Shanghai|Tianjin|Chongqing|Guangzhou|Shenzhen|Wuhan|Hangzhou|"
     r"Nanjing|Chengdu|Xi'an|Ningbo|Suzhou|Qingdao|Dalian|Shenyang|Harbin|Changsha|Hefei|Fujian|"
     r"Zhejiang|Jiangsu|Guangdong|Shandong|Hubei|Hunan|Sichuan|Hebei|Henan|Liaoning|[A-Z][a-z]+ Province)\b|"
-    r"\b(United States|United Kingdom|Britain|Germany|France|Italy|Spain|Netherlands|Belgium|Sweden|"
-    r"Switzerland|Austria|Poland|Russia|Japan|Korea|India|Singapore|Malaysia|Thailand|Vietnam|Indonesia|"
-    r"Australia|Canada|Mexico|Brazil|Argentina|Chile|South Africa|Egypt|Nigeria|Israel|Turkey|Iran|"
-    r"Saudi Arabia|Pakistan|Kazakhstan|European Union|ASEAN)\b|"
     r"\b[A-Z][\w\-]+(?:\s+[A-Z][\w\-]+)*\s+(?:International\s+)?(?:Airport|Port|Station|Harbou?r)\b",
     "list": r"(?:,[^,]{2,80}){2,}|[^,]{2,80},[^,]{2,80},? and\b|"
     r"\b(?:such as|including|namely|as follows|the following)\b|[:—]",
@@ -114,6 +117,8 @@ FILLERS["agent"] = (
     rf"\bby (?!(?:{MONTH_NAMES})\b)[A-Z][\w&\-]+(?: [A-Z][\w&\-]+)+|"
     r"\b[A-Z][\w&\-]+(?: [A-Z][\w&\-]+)+, (?:a|an) [a-z]"
 )
+# "Which city": a place within a country; a country is no answer.
+FILLERS["city"] = FILLERS["place"].removeprefix(f"{COUNTRIES}|")
 FILLERS["month"] = rf"\b(?:{MONTH_NAMES})\b\.?"
 _FILLER_PATTERNS = {kind: re.compile(p) for kind, p in FILLERS.items()}
 _DAY_OF_MONTH = re.compile(rf"\b(?:{MONTH_NAMES})\.?\s+\d{{1,2}}\b(?:,\s*(?:19|20)\d\d)?")
@@ -143,7 +148,7 @@ FEATURES = (
 ABOUT_ROW = 0.5  # share of the question's weighted terms a table row's label must hold
 UNRELATED_ROW = 0.3  # ... and below which (columns' names included) it is about something else
 NAMED_TYPES = ("money", "date", "person", "place", "organisation")  # a number alone cannot fill
-NAME_KINDS = ("person", "place", "organisation", "agent")  # filler kinds that are names
+NAME_KINDS = ("person", "place", "city", "organisation", "agent")  # filler kinds that are names
 
 
 @dataclass(frozen=True)
@@ -264,8 +269,9 @@ SLOT_TYPES = {
     "organisations group groups supplier suppliers contractor contractors operator operators "
     "provider providers manufacturer manufacturers developer developers vendor vendors "
     "shipyard shipyards builder builders consultancy consultancies",
-    "place": "city cities province provinces country countries region regions airport airports "
-    "town towns district districts port ports location locations place places",
+    "city": "city cities town towns municipality municipalities",
+    "place": "province provinces country countries region regions airport airports "
+    "district districts port ports location locations place places",
     "person": "person people official officials minister ministers executive executives expert "
     "experts leader leaders head heads chair chairman chairwoman director directors",
 }

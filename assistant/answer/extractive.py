@@ -303,8 +303,11 @@ def _missing_filler(ask: Ask) -> str:
     if ask.month_asked:
         return "give no month for it"
     # "who runs ...?" may be answered by a body as well as a person
-    if evidence.filler_type(ask) in ("agent", "any"):
+    wanted = evidence.filler_type(ask)
+    if wanted in ("agent", "any"):
         return "name no one for it"
+    if wanted == "city":
+        return "name no city for it"
     return MISSING_WHAT[ask.answer_type]
 
 
