@@ -456,3 +456,22 @@ def test_a_count_does_not_name_what_it_counts(question: str, text: str, only_cou
     from assistant.answer.evidence import counted_only
 
     assert counted_only(analyse(question), text) is only_counted
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "hedged"),
+    [
+        ("Exactly how many boats are in the fleet?", "The fleet has more than 20 boats.", True),
+        ("Exactly how many boats are in the fleet?", "About 40 boats and nearly 12 barges.", True),
+        ("Exactly how many boats are in the fleet?", "Hundreds of boats use the port.", True),
+        ("Exactly how many boats are in the fleet?", "The fleet has 23 boats.", False),
+        ("Exactly how many boats are in the fleet?",
+         "Over 20 boats were built, and 23 are in the fleet.", False),  # one figure is exact
+        ("How many boats are in the fleet?", "The fleet has more than 20 boats.", False),  # not asked exactly
+        ("Exactly how many boats are in the fleet?", "The fleet is large.", False),  # no figure: another check
+    ],
+)  # fmt: skip
+def test_a_figure_asked_exactly_is_not_a_bound(question: str, text: str, hedged: bool) -> None:
+    from assistant.answer.evidence import hedged_only
+
+    assert hedged_only(analyse(question), text) is hedged

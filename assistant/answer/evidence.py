@@ -23,7 +23,15 @@ from typing import Any
 import numpy as np
 from langchain_core.documents import Document
 
-from assistant.answer.question import KIND_OF, MONTH_NAMES, MONTHS, STRANDED, YEAR, Ask
+from assistant.answer.question import (
+    EXACT_FIGURE,
+    KIND_OF,
+    MONTH_NAMES,
+    MONTHS,
+    STRANDED,
+    YEAR,
+    Ask,
+)
 from assistant.answer.validate import passage_span
 from assistant.text import POINTS_BACK, Span, split_sentences, strip_superscripts, terms
 
@@ -144,6 +152,7 @@ FEATURES = (
     "unknown_terms",
     "count_far",
     "members_missing",
+    "figure_hedged",
 )
 ABOUT_ROW = 0.5  # share of the question's weighted terms a table row's label must hold
 UNRELATED_ROW = 0.3  # ... and below which (columns' names included) it is about something else
@@ -399,12 +408,40 @@ MEASURE = re.compile(
 COUNT_WINDOW = 6  # words between a count and what it counts ("42 new electric ferries")
 
 
+# Words before a figure that make it a bound or a guess ("more than 20", "about 40").
+HEDGED = re.compile(
+    r"\b(?:more than|over|above|upwards of|about|around|nearly|almost|some|approximately|"
+    r"roughly|at least|at most|up to|close to|fewer than|less than|under|below|an estimated|"
+    r"estimated|approx\.)\s*$",
+    re.IGNORECASE,
+)
+ROUND_WORDS = re.compile(r"(?i)^(?:hundreds?|thousands?|millions?|billions?|dozens?)$")
+
+
+def hedged_only(ask: Ask, text: str) -> bool:
+    """A figure is asked "exactly" and every figure counting what is asked is a bound or a
+    guess ("more than 20 departments"): the documents do not give it."""
+    if ask.answer_type != "number" or not EXACT_FIGURE.search(ask.text):
+        return False
+    words, near = _counts(ask, text)
+    return bool(near) and all(
+        ROUND_WORDS.match(words[i]) or HEDGED.search(" ".join(words[max(0, i - 3) : i]))
+        for i in near
+    )
+
+
 def counted_near(ask: Ask, text: str) -> bool:
     """For "how many X", a figure stands within a few words of X ("three weeks" does not
     count laptops); other questions need nothing here."""
     if not HOW_MANY.search(ask.text) or not ask.focus:
         return True
-    words = _WORDS.findall(text)  # "initiated.99 enterprises": two words, then a figure
+    return bool(_counts(ask, text)[1])
+
+
+def _counts(ask: Ask, text: str) -> tuple[list[str], list[int]]:
+    """The words of `text`, and which of them are figures within a few words of what is asked
+    about (all figures when the question names nothing)."""
+    words = _WORDS.findall(_DAY_OF_MONTH.sub(" ", text))  # "initiated.99 enterprises": 3 words
     asked = set(ask.focus)
     named = [i for i, w in enumerate(words) if set(terms(w)) & asked]
     # "four weeks" measures weeks, unless weeks are what is asked ("how many tonnes")
@@ -414,7 +451,9 @@ def counted_near(ask: Ask, text: str) -> bool:
         if _FILLER_PATTERNS["number"].match(w)
         and (i + 1 in named or i + 1 == len(words) or not MEASURE.fullmatch(words[i + 1].lower()))
     ]
-    return any(abs(i - j) <= COUNT_WINDOW for i in figures for j in named)
+    if not asked:
+        return words, figures
+    return words, [i for i in figures if any(abs(i - j) <= COUNT_WINDOW for j in named)]
 
 
 # Words that count a noun rather than name its members ("22 industrial clusters", "a number
@@ -534,6 +573,7 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
     return {
         "count_far": 1.0 if unit.kind == "text" and not counted_near(ask, unit.display) else 0.0,
         "members_missing": 1.0 if unit.kind == "text" and counted_only(ask, unit.display) else 0.0,
+        "figure_hedged": 1.0 if unit.kind == "text" and hedged_only(ask, unit.display) else 0.0,
         "bias": 1.0,
         "best": score,
         "coverage_unit": coverage(weighted, f"{unit.context} {unit.display} {unit.notes}"),

@@ -55,6 +55,7 @@ def _unfilled(part: Part) -> bool:
         part.features["named_slot_missing"]
         or part.features["count_far"]
         or part.features["members_missing"]
+        or part.features["figure_hedged"]
     )
 
 
@@ -264,6 +265,8 @@ class ExtractiveAnswerer:
         noun = part.ask.slot_noun
         if f["members_missing"]:
             what = f"say how many {noun}, not which"  # what refused it comes first
+        elif f["figure_hedged"]:
+            what = "give no exact figure for it"
         elif f["count_far"]:
             counted = _focus_words(part.ask)
             what = f"give no number of {counted}" if counted else "give no figure for it"

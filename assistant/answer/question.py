@@ -154,6 +154,8 @@ FOCUS_STOP = frozenset(
 )
 # "On what exact date", "which calendar day": a relative date ("on Wednesday", "earlier this
 # month") does not answer it.
+# A figure asked "exactly": "more than 20" or "about 40" does not give it.
+EXACT_FIGURE = re.compile(r"\b(?:exact(?:ly)?|precise(?:ly)?)\b", re.IGNORECASE)
 EXACT_DATE = re.compile(
     r"\b(?:exact(?:ly)?|precise(?:ly)?|calendar)\b.*\b(?:date|day)\b|\b(?:date|day)\b.*\bexact(?:ly)?\b"
     r"|\b(?:on|by) (?:what|which) dates?\b",
