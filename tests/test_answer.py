@@ -497,3 +497,19 @@ def test_a_list_is_named_by_its_own_title_before_the_sentence_before_it() -> Non
     ]
     ask = analyse("Which terminals does the trust operate?")
     assert choose_list(ask, passages, weighted_terms(ask, lambda t: 1.0)) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "shown"),
+    [
+        ("73", "%", "73%"),
+        ("5,200", "number", "5,200"),  # a count needs no unit word
+        ("5,200", "Number", "5,200"),
+        ("18", "km", "18 km"),
+        ("Down 34% from 2015", "%", "down 34% from 2015"),
+    ],
+)  # fmt: skip
+def test_a_cell_value_with_its_unit(value: str, unit: str, shown: str) -> None:
+    from assistant.answer.compose import _value_with_unit
+
+    assert _value_with_unit(value, unit) == shown

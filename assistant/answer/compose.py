@@ -61,9 +61,15 @@ class Refusal:
 # -- tables --------------------------------------------------------------------------------
 
 
+# Units that say a column holds counts ("Volunteer days (number)"): "5,200", not "5,200 number".
+COUNT_UNITS = frozenset({"number", "no.", "count", "total", "units", "#"})
+
+
 def _value_with_unit(value: str, unit: str) -> str:
     if unit == "%" and re.fullmatch(r"[\d.,]+", value):
         return f"{value}%"
+    if unit.lower() in COUNT_UNITS:
+        unit = ""
     if unit and unit != "%" and re.fullmatch(r"[\d.,]+", value):
         return f"{value} {unit}"
     if len(value.split()) > 4:
