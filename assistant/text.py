@@ -95,15 +95,55 @@ def words(text: str) -> list[str]:
     return out
 
 
-def terms(text: str) -> list[str]:
+def terms(text: str, synonyms: bool = True) -> list[str]:
     """Content terms for keyword matching: words without stopwords, spelling normalised,
-    Snowball-stemmed."""
-    return [_term(w) for w in words(text) if w not in STOPWORDS and w]
+    Snowball-stemmed, and (with `synonyms`) a close synonym read as its group's first word
+    (see SYNONYMS). Keyword search ranks without synonyms: merging them there moves
+    passages that the question's own words find best."""
+    found = [_term(w) for w in words(text) if w not in STOPWORDS and w]
+    return [synonym(t) for t in found] if synonyms else found
 
 
 @functools.lru_cache(maxsize=200_000)
 def _term(word: str) -> str:
     return stem(normalise_spelling(word))
+
+
+def synonym(term: str) -> str:
+    """The term its SYNONYMS group is read as ("firm" -> "compani")."""
+    return _synonyms().get(term, term)
+
+
+# Words that mean the same in policy and business writing, one group a line: a question
+# says "firms" or "big companies" where a document says "enterprises" or "large
+# enterprises". Only words that stand in for each other in nearly every use; a word with
+# a second common sense that means something else ("national" is no "country") stays out.
+SYNONYMS = """
+company companies firm firms enterprise enterprises
+big large
+fraction share proportion percentage
+help helps helped assist assists assisted assistance aid
+head heads headed lead leads led
+goal goals target targets aim aims objective objectives
+cut cuts reduce reduces reduced reduction reductions decrease decreases decreased
+rise rises rose increase increases increased grow grows grew growth
+build builds built construct constructs constructed construction
+smart intelligent
+foreign overseas
+employee employees staff worker workers
+begin begins began start starts started commence commenced
+buy buys bought purchase purchases purchased
+"""
+
+
+@functools.cache
+def _synonyms() -> dict[str, str]:
+    """Each SYNONYMS word's stem -> its group's first stem."""
+    table: dict[str, str] = {}
+    for line in SYNONYMS.strip().splitlines():
+        stems = [stem(normalise_spelling(w)) for w in line.split()]
+        table.update((s, stems[0]) for s in stems[1:] if s != stems[0])
+    return table
 
 
 @functools.cache

@@ -64,3 +64,12 @@ def test_case_sets_on_other_documents_are_well_formed(folder: str) -> None:
     done = subprocess.run([sys.executable, str(checker), str(ROOT / "tests" / folder)],
                           capture_output=True, text=True, check=False)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_dev7_quotes_the_corpus() -> None:
+    """dev7 is written on the project corpus itself: quotes found there, answers in quotes."""
+    cases = load_cases(ROOT / "tests" / "dev7" / "cases.jsonl")
+    assert len({c.id for c in cases}) == len(cases) >= 90
+    for case in cases:
+        assert case.split == "dev" and case.quote in corpus_text(case.source), case.id
+        assert all(a.lower() in case.quote.lower() for a in case.answers), case.id

@@ -271,7 +271,7 @@ def test_follow_up_detection(question: str, follow_up: bool) -> None:
     [
         ("What measures fall under the task of greening ports?", ("measur",)),  # "fall": a verb
         ("Which three agencies signed the accord?", ("agenc",)),  # a count is no focus word
-        ("Which German firms are members?", ("firm",)),
+        ("Which German firms are members?", ("compani",)),  # "firms": read as "companies"
         ("What sales target does the plan set?", ("sale",)),
     ],
 )  # fmt: skip
@@ -338,6 +338,7 @@ def test_calendar_is_no_slot_noun() -> None:
         ("Who chairs the harbour board?", "person"),  # a role: a person answers
         ("Who is the director of the ferry office?", "person"),
         ("Who runs the island ferries?", "agent"),  # a company may run them
+        ("Who leads the dredging works?", "agent"),  # "leads" is read as "heads" elsewhere
         ("Whose consent delayed the works?", "agent"),
         ("Which official signed the order?", "person"),  # a typed slot noun decides
         ("Which contractor will dredge the channel?", "organisation"),
@@ -475,3 +476,30 @@ def test_a_figure_asked_exactly_is_not_a_bound(question: str, text: str, hedged:
     from assistant.answer.evidence import hedged_only
 
     assert hedged_only(analyse(question), text) is hedged
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("firms", "enterprises", True),
+        ("big companies", "large enterprises", True),
+        ("headed", "led", True),
+        ("smart manufacturing", "intelligent manufacturing", True),
+        ("overseas firms", "foreign companies", True),
+        ("building", "construction", True),
+        ("national", "country", False),  # a second sense: not a synonym
+        ("centres", "center", True),  # spelling and stemming, as before
+        ("firm", "farm", False),
+    ],
+)  # fmt: skip
+def test_close_synonyms_meet_in_one_term(a: str, b: str, same: bool) -> None:
+    from assistant.text import terms
+
+    assert (terms(a) == terms(b)) is same
+
+
+def test_keyword_search_keeps_the_words_apart() -> None:
+    """BM25 ranks on the words as written; only the answerer reads synonyms as one."""
+    from assistant.text import terms
+
+    assert terms("firms", synonyms=False) != terms("enterprises", synonyms=False)

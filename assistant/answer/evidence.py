@@ -227,7 +227,8 @@ def filler_type(ask: Ask) -> str:
         return "any"
     # "Who is the director ...?", "Who chairs ...?" ask for a person; "Who runs ...?" may
     # be answered by a body.
-    return "person" if term_set(ask.text) & role_terms() else "agent"
+    said = frozenset(terms(ask.text, synonyms=False))  # "leads" is no "head" here
+    return "person" if said & role_terms() else "agent"
 
 
 def slot_type(ask: Ask) -> str:
@@ -239,8 +240,9 @@ def slot_type(ask: Ask) -> str:
 @lru_cache(maxsize=1)
 def role_terms() -> frozenset[str]:
     """Roles whose stems name no body too ("minister" and "ministry" share one)."""
-    return term_set(ROLES.replace("|", " ")) - term_set(
-        "chief executive officer commissioner engineer minister"
+    roles = terms(ROLES.replace("|", " "), synonyms=False)
+    return frozenset(roles) - frozenset(
+        terms("chief executive officer commissioner engineer minister", synonyms=False)
     )
 
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from assistant.cache import LRUCache
 from assistant.search.index import date_range
-from assistant.text import terms
+from assistant.text import synonym, terms
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -100,14 +100,15 @@ class KeywordIndex:
 
         logging.getLogger("bm25s").setLevel(logging.ERROR)  # it logs every build at DEBUG
         tokens = [
-            terms(r["metadata"].pop("embed_text", None) or r["document"]) or ["_"] for r in records
+            terms(r["metadata"].pop("embed_text", None) or r["document"], synonyms=False) or ["_"]
+            for r in records
         ]
         model = bm25s.BM25()
         model.index(tokens, show_progress=False)
         n = len(records)
         df: dict[str, int] = {}
         for doc_tokens in tokens:
-            for token in set(doc_tokens):
+            for token in {synonym(t) for t in doc_tokens}:  # the answerer's terms
                 df[token] = df.get(token, 0) + 1
         idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         return cls(
@@ -122,7 +123,7 @@ class KeywordIndex:
 
     def scores(self, query: str) -> np.ndarray:
         vocab = self.bm25.vocab_dict
-        known = [t for t in terms(query) if t in vocab]
+        known = [t for t in terms(query, synonyms=False) if t in vocab]
         if not known:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
