@@ -67,6 +67,8 @@ def test_answer_type(question: str, kind: str) -> None:
         ("What is the 2027/28 target for virtual ward beds?", ("2027/28",)),  # a financial year
         ("Which spinouts were formed in 2024-25?", ("2024-25",)),
         ("What was decided at the meeting on 2015-05-08?", ("2015",)),  # a date, not a range
+        ("How much lower than in 2015 should water use be by 2025?", ("2025",)),  # a base year
+        ("What was the 2020 rate compared with 2013?", ("2020",)),
     ],
 )  # fmt: skip
 def test_asked_years(question: str, years: tuple[str, ...]) -> None:
@@ -420,6 +422,11 @@ def test_a_named_kind_of_body_must_be_named(question: str, text: str, named_miss
          "Sales grew, and e-ticket and paper fares reached 312,480.", True),
         ("How many canoes are lent?", "Canoes are lent for up to four weeks.", False),  # a measure
         ("How many tonnes can it burn?", "It can burn up to 9,000 tonnes a year.", True),
+        ("How many projects were chosen?",
+         "Projects likely to succeed in the next 2 or 3 years were chosen.", False),  # a range
+        ("How many projects were chosen?", "Some 2 or 3 projects were chosen.", True),
+        ("How many eco-friendly model parks will be built?", "It will build 100 green parks.",
+         True),  # the head noun is what is counted
         ("What did the ferries cost?", "No figure at all.", True),  # not a "how many" question
     ],
 )  # fmt: skip
@@ -450,6 +457,8 @@ def test_a_count_stands_near_what_it_counts(question: str, text: str, near: bool
         ("Which ports are covered?", "The ports of Arden and Bly are covered.", False),  # no count
         ("Which ports were dredged in 2019?", "The 2019 ports were Arden and Bly.", False),  # a year
         ("Which ports are covered?", "No port at all.", False),  # not about the noun
+        ("Which industries are expected to change?", "Certain heavy industries will change.",
+         True),  # vague
         ("How many ports are covered?", "14 ports are covered.", False),  # not a list question
     ],
 )  # fmt: skip

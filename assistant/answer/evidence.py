@@ -407,6 +407,7 @@ MEASURE = re.compile(
     r"(?:second|minute|hour|day|week|month|year|time|metre|meter|kilometre|kilometer|mile|"
     r"tonne|ton|kilogram|litre|liter)s?|per|percent|km|kg|m"
 )
+RANGE_WORDS = frozenset({"or", "to", "and"})  # "2 or 3 years": a range of one measure
 COUNT_WINDOW = 6  # words between a count and what it counts ("42 new electric ferries")
 
 
@@ -440,6 +441,18 @@ def counted_near(ask: Ask, text: str) -> bool:
     return bool(_counts(ask, text)[1])
 
 
+def _measures(words: list[str], i: int, named: list[int]) -> bool:
+    """The figure at `i` measures something not asked about: "four weeks", and both ends of
+    "2 or 3 years" and "5 to 10 metres"."""
+    after = i + 1
+    ranged = after + 1 < len(words) and words[after].lower() in RANGE_WORDS
+    if ranged and _FILLER_PATTERNS["number"].match(words[after + 1]):
+        after += 2
+    return (
+        after < len(words) and after not in named and bool(MEASURE.fullmatch(words[after].lower()))
+    )
+
+
 def _counts(ask: Ask, text: str) -> tuple[list[str], list[int]]:
     """The words of `text`, and which of them are figures within a few words of what is asked
     about (all figures when the question names nothing)."""
@@ -450,21 +463,20 @@ def _counts(ask: Ask, text: str) -> tuple[list[str], list[int]]:
     figures = [
         i
         for i, w in enumerate(words)
-        if _FILLER_PATTERNS["number"].match(w)
-        and (i + 1 in named or i + 1 == len(words) or not MEASURE.fullmatch(words[i + 1].lower()))
+        if _FILLER_PATTERNS["number"].match(w) and not _measures(words, i, named)
     ]
     if not asked:
         return words, figures
     return words, [i for i in figures if any(abs(i - j) <= COUNT_WINDOW for j in named)]
 
 
-# Words that count a noun rather than name its members ("22 industrial clusters", "a number
-# of projects", "several firms"), looked for a few words before the noun.
+# Words that count a noun, or leave it vague, rather than name its members ("22 industrial
+# clusters", "a number of projects", "certain industries"), looked for a few words before it.
 QUANTIFIER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
     "hundred hundreds thousand thousands dozen dozens several many some various number few "
-    "numerous multiple"
+    "numerous multiple certain unspecified"
 )
 QUANTIFIERS = frozenset(QUANTIFIER_WORDS.split())
 QUANTIFIER_REACH = 5  # words between a count and its noun ("15 key milestone projects")

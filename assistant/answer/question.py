@@ -10,6 +10,7 @@ Every rule is a row in a table below, and each table has its own table-driven un
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -133,7 +134,7 @@ NOT_HEAD = frozenset(
 # *budget* of", "which *airport*", "what *sales target*"): an answer must speak of them.
 FOCUS = (
     re.compile(
-        r"\bhow (?:much|many)\s+(?!(?:did|do|does|is|are|was|were|will|should|has|have|had)\b)(?P<f>(?:[a-z][\w\-]*\s+){0,1}[a-z][\w\-]*)",
+        r"\bhow (?:much|many)\s+(?!(?:did|do|does|is|are|was|were|will|should|has|have|had)\b)(?P<f>(?:[a-z][\w\-]*\s+){0,3}[a-z][\w\-]*)",
         re.I,
     ),
     re.compile(
@@ -144,6 +145,14 @@ FOCUS = (
     re.compile(
         r"\b(?i:what|which|in which|from which|at which)\s+(?:of the\s+)?(?:[A-Z][\w\-]*\s+)*(?P<f>[a-z][\w\-]*(?:\s+(?!is|are|was|were|do|does|did|will|would|should|can|could|has|have|had)[a-z][\w\-]*\b(?!\s+(?:under|into|onto|from|with|within|to|at|by|on)\b))?)"
     ),
+)
+# Words that end what "how many ..." counts ("how many firms *from* Germany", "how many
+# parks *are* ...").
+FOCUS_END = frozenset(
+    """
+    is are was were do does did will would should can could has have had be been
+    from in of for on at by with to under across per among into within since during
+    """.split()  # noqa: SIM905
 )
 FOCUS_STOP = frozenset(
     """
@@ -190,6 +199,12 @@ YEAR_BEFORE = re.compile(
 YEAR_AFTER = re.compile(
     r"^\s*(?:target|value|baseline|figure|level|goal|rate|data|numbers?|plan|objective|deadline)",
     re.I,
+)
+# A year a figure is compared with ("lower than in 2015", "compared with 2013") is its base,
+# not the column asked about.
+BASE_YEAR = re.compile(
+    r"\b(?:than|compared (?:with|to)|relative to|versus|vs\.?)\s+(?:in\s+|the\s+)?$",
+    re.IGNORECASE,
 )
 ARTICLE_BEFORE = re.compile(r"\b(?:the|a|its|their)\s+$", re.IGNORECASE)
 OTHER_YEARS = re.compile(r"^(?:\s*(?:,|and|or)\s*(?:19|20)\d\d)+")
@@ -257,7 +272,9 @@ def asked_years(question: str) -> tuple[str, ...]:
     years = []
     for match in YEAR.finditer(question):
         before, after = question[: match.start()], question[match.end() :]
-        if NAME_BEFORE.search(before) and not YEAR_BEFORE.search(before):
+        if (NAME_BEFORE.search(before) and not YEAR_BEFORE.search(before)) or BASE_YEAR.search(
+            before
+        ):
             continue
         listed = years and re.search(rf"{years[-1]}\s*(?:,|,?\s*and|,?\s*or)\s*$", before)
         if YEAR_BEFORE.search(before) or YEAR_AFTER.match(OTHER_YEARS.sub("", after)) or listed:
@@ -313,7 +330,8 @@ def focus(question: str) -> tuple[str, ...]:
     """Terms of the words that say what is asked about the topic (see FOCUS)."""
     for pattern in FOCUS:
         if m := pattern.search(question):
-            words = [w for w in m.group("f").split() if w.lower() not in FOCUS_STOP]
+            said = itertools.takewhile(lambda w: w.lower() not in FOCUS_END, m.group("f").split())
+            words = [w for w in said if w.lower() not in FOCUS_STOP]
             found = tuple(t for t in terms(" ".join(words)) if t not in question_terms())
             if found:
                 return found
