@@ -238,27 +238,6 @@ def test_an_empty_cell_under_a_target_column_is_refused() -> None:
     )
 
 
-def test_a_cell_of_words_gives_no_figure() -> None:
-    """A figure is asked and the cell holds words only (cut off in the source): refused."""
-    import json
-
-    from assistant.answer.compose import Cited, Refusal, cell_answer
-    from assistant.answer.question import analyse
-
-    cells = [{"column": "2020", "value": "average annual growth during the"},
-             {"column": "2025", "value": "Around 6.5"}]  # fmt: skip
-    record = {"label": "Growth of harbour traffic", "unit": "%", "category": "", "cells": cells}
-    doc = Document(page_content="Growth of harbour traffic (%): 2020: average annual growth during the; 2025: Around 6.5",
-                   metadata={"source": "p.txt", "start": 0, "end": 10, "text": "x" * 10,
-                             "kind": "table_row", "record": json.dumps(record)})  # fmt: skip
-    asked = cell_answer(analyse("What growth rate of harbour traffic is targeted for 2020?"),
-                        doc, Cited(), True)  # fmt: skip
-    assert isinstance(asked, Refusal) and "no 2020 figure" in asked.reason
-    given = cell_answer(analyse("What growth rate of harbour traffic is targeted for 2025?"),
-                        doc, Cited(), True)  # fmt: skip
-    assert isinstance(given, str) and "around 6.5" in given
-
-
 def _row(label: str, unit: str, title: str, columns: tuple[str, ...] = ()) -> Document:
     cells = [{"column": c, "value": "1"} for c in columns]
     record = {"label": label, "unit": unit, "category": "", "cells": cells}

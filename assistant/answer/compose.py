@@ -104,14 +104,7 @@ def cell_answer(ask: Ask, doc: Document, out: Cited, about_row: bool) -> str | R
             return None
         return Refusal(f"The table has no {' or '.join(ask.years)} column for {label}; its "
                        f"columns are {', '.join(cells)}.")  # fmt: skip
-    # a figure is asked and the cell holds none ("average annual growth rate during the
-    # 13th", cut off in the source): the table gives no figure there
-    wants_figure = ask.answer_type == "number" or ask.wants_percent
-    empty = [
-        y
-        for y in columns
-        if not cells[y]["value"] or (wants_figure and not has_filler("number", cells[y]["value"]))
-    ]
+    empty = [y for y in columns if not cells[y]["value"]]
     if empty:
         given = "; ".join(f"{c}: {v['value']}" for c, v in cells.items() if v["value"])
         return Refusal(f"The table gives no {' or '.join(empty)} figure for {label}"
