@@ -133,6 +133,8 @@ foreign overseas
 employee employees staff worker workers
 begin begins began start starts started commence commenced
 buy buys bought purchase purchases purchased
+laboratory laboratories lab labs
+approve approves approved approval ratify ratifies ratified
 """
 
 

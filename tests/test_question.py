@@ -129,6 +129,8 @@ def test_slot_noun(question: str, noun: str) -> None:
         ("number", "The ministry unveiled them on March 3, 2019.", False),
         ("place", "They signed accords with countries including Canada and Japan.", True),
         ("place", "The jet took off from Pudong International Airport.", True),
+        ("organisation", "The CSRC revised the rules.", True),  # known by its initials
+        ("organisation", "GDP grew and USD 5 million was spent.", False),  # no body
         ("city", "The alliance is based in Wuhan.", True),
         ("city", "The port lies in Halvik Municipality.", True),
         ("city", "Talks were held with Korea, France and Switzerland.", False),  # countries
@@ -496,6 +498,7 @@ def test_a_figure_asked_exactly_is_not_a_bound(question: str, text: str, hedged:
         ("smart manufacturing", "intelligent manufacturing", True),
         ("overseas firms", "foreign companies", True),
         ("building", "construction", True),
+        ("labs were ratified", "laboratories were approved", True),
         ("national", "country", False),  # a second sense: not a synonym
         ("centres", "center", True),  # spelling and stemming, as before
         ("firm", "farm", False),

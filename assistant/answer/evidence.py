@@ -112,7 +112,9 @@ FILLERS: dict[str, str] = {
     r"College|Trust|Authority|Partnership|Foundation|Fund|Society|Union|Consortium|Cooperative|"
     r"Holdings|Networks|Yard|Shipyard|Works|Laboratory|Laboratories|Partners|Industries|Services|"
     r"Systems|Technologies|Ltd|Limited|plc|PLC|Inc|LLP|GmbH)\b|\b(Ministry|University|Institute|Academy|Commission)\s+of\s+(?:the\s+)?[A-Z][\w\-]*"
-    r"(?:\s+(?:and|of|for|[A-Z][\w\-]*))*",
+    r"(?:\s+(?:and|of|for|[A-Z][\w\-]*))*|"
+    # a body known by its initials ("The CSRC revised ..."), not a currency code
+    rf"\b(?!(?:{CURRENCY_CODES}|GDP|GNP|CPI|PMI|CNC|ICT|SME|SMEs|CEO|CFO)\b)[A-Z]{{3,6}}\b",
 }
 # "Who runs ...?" is answered by a person or by a body ("run by Calder Renewables Ltd"), also
 # one named in lower case ("the port authority", "the national government").
