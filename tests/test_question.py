@@ -129,6 +129,10 @@ def test_slot_noun(question: str, noun: str) -> None:
         ("number", "The ministry unveiled them on March 3, 2019.", False),
         ("place", "They signed accords with countries including Canada and Japan.", True),
         ("place", "The jet took off from Pudong International Airport.", True),
+        ("date", "It is made under the Marine Fisheries Act 2019.", False),  # a name's year
+        ("date", "It promotes pilots of Made in China 2025.", False),
+        ("date", "It opened in December 2016.", True),
+        ("date", "By 2025 it will open.", True),
         ("organisation", "The CSRC revised the rules.", True),  # known by its initials
         ("organisation", "GDP grew and USD 5 million was spent.", False),  # no body
         ("city", "The alliance is based in Wuhan.", True),

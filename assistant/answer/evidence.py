@@ -131,6 +131,12 @@ FILLERS["agent"] = (
 FILLERS["city"] = FILLERS["place"].removeprefix(f"{COUNTRIES}|")
 FILLERS["month"] = rf"\b(?:{MONTH_NAMES})\b\.?"
 _FILLER_PATTERNS = {kind: re.compile(p) for kind, p in FILLERS.items()}
+# A year right after a capitalised word that is no month or function word is part of a name.
+_NAMED_YEAR = re.compile(
+    rf"\b((?!(?:{MONTH_NAMES}|In|By|For|From|Of|Since|Until|To|And|Or|The|Before|After|During|"
+    r"Spring|Summer|Autumn|Winter|Fall|Early|Late|Mid|End|Q[1-4])\b)[A-Z][A-Za-z]*)\s+"
+    r"(?:19|20)\d\d\b"
+)
 _DAY_OF_MONTH = re.compile(rf"\b(?:{MONTH_NAMES})\.?\s+\d{{1,2}}\b(?:,\s*(?:19|20)\d\d)?")
 _NEW_ITEM = re.compile(
     r"^(?:[*•\-–]\s|\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})[.)]\s)"
@@ -209,6 +215,8 @@ def has_filler(answer_type: str, text: str, given: frozenset[str] = frozenset())
         return True
     if answer_type == "number":  # the day of a date ("on Oct 16") is no count or amount
         text = _DAY_OF_MONTH.sub(" ", text)
+    if answer_type == "date":  # "Made in China 2025", "the Water Act 2019": names, not dates
+        text = _NAMED_YEAR.sub(r"\1 ", text)
     found = [m.group(0) for m in pattern.finditer(text)]
     if answer_type in NAME_KINDS:  # "Co Ltd" alone names nobody
         found = [f for f in found if term_set(f) - term_set(NAME_WORDS)]
