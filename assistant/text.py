@@ -166,4 +166,6 @@ def stem(word: str) -> str:
 def normalise_spelling(text: str) -> str:
     """British and American spellings meet in one form, e.g. 'centre' and 'center'."""
     text = re.sub(r"(?i)\b(cent|fib|met|lit|theat)re(s?)\b", r"\1er\2", text)
+    text = re.sub(r"(?i)\bprogramme(s?)\b", r"program\1", text)
+    text = re.sub(r"(?i)\b(lab|fav|behavi|col|neighb|harb|hon|rum|vig)our", r"\1or", text)
     return re.sub(r"(?i)\b(\w{3,})is(ation|ations|e|es|ed|ing)\b", r"\1iz\2", text)

@@ -125,8 +125,11 @@ def main() -> None:
     groups: list[str] = []
     sets = [(args.cases, "dev", Settings(index_dir=args.index_dir))]
     for folder in args.sets:
-        index_dir = CACHE / folder.resolve().name
-        settings = Settings(corpus_dir=folder / "corpus", index_dir=index_dir)
+        if (folder / "corpus").is_dir():
+            index_dir = CACHE / folder.resolve().name
+            settings = Settings(corpus_dir=folder / "corpus", index_dir=index_dir)
+        else:  # a set of new questions on this corpus (tests/dev7)
+            settings = Settings(index_dir=args.index_dir)
         sets.append((folder / "cases.jsonl", "all", settings))
     for path, split, settings in sets:
         bot = Assistant(settings)

@@ -513,3 +513,90 @@ def test_a_cell_value_with_its_unit(value: str, unit: str, shown: str) -> None:
     from assistant.answer.compose import _value_with_unit
 
     assert _value_with_unit(value, unit) == shown
+
+
+@pytest.mark.parametrize(
+    ("sentence", "sizes"),
+    [
+        ("We will recruit nurses, open two wards, and extend clinic hours.", {3}),
+        ("The fund backs cycling, walking, buses and trams.", {3, 4}),  # or "buses and trams"
+        # items that hold "and" themselves: four pairs, no Oxford comma
+        ("We must balance cost and quality, speed and safety, local and national, "
+         "public and private needs.", {4, 3, 5}),
+        # the list ends at its "and" item; a clause after it is no item
+        ("Set standards for green homes, green offices, green schools, and green shops, "
+         "and publish the results.", {4, 3, 5}),
+        # a clause opened by "and" before the list starts it afresh
+        ("Support the boatyards to cooperate, and foster new trades such as rope making, "
+         "sail repair, and rigging.", {3, 4}),
+        ("The ferry runs daily, weather permitting.", set()),  # two parts are no list
+        ("We met, and talked.", set()),
+    ],
+)  # fmt: skip
+def test_inline_enumeration_sizes(sentence: str, sizes: set[int]) -> None:
+    from assistant.answer.evidence import enumeration_sizes
+
+    assert enumeration_sizes(sentence) == sizes
+
+
+def test_a_counted_list_question_is_answered_by_the_sentence_that_lists_that_many() -> None:
+    """ "Which four trade-offs ...": the sentence listing four pairs is the answer, though
+    the sentence before it, on the topic but listing nothing, scores better."""
+    text = ("The harbour board met in a hard year for the fishing trade and the harbour. "
+            "The board said it must weigh four trade-offs: cost and quality, speed and safety, "
+            "local and national, public and private funding.")  # fmt: skip
+    draft = _answerer().answer(
+        "Which four trade-offs did the harbour board say it must weigh in a hard year?",
+        [_doc(text)],
+    )
+    assert not draft.abstained
+    for item in (
+        "cost and quality",
+        "speed and safety",
+        "local and national",
+        "public and private",
+    ):
+        assert item in draft.text
+
+
+@pytest.mark.parametrize(
+    ("question", "list_title", "named"),
+    [
+        ("Which three transformations must the yard go through?", "Strategic goals", False),
+        ("Which three strategic goals does the plan set?", "Strategic goals", True),
+    ],
+)  # fmt: skip
+def test_a_list_names_what_is_asked_only_in_its_own_words(question: str, list_title: str,
+                                                          named: bool) -> None:  # fmt: skip
+    import json as _json
+
+    from assistant.answer.compose import names_focus
+    from assistant.answer.question import analyse
+
+    items = [{"label": f"Step {n}: grow"} for n in (1, 2, 3)]
+    doc = Document(page_content="", metadata={"heading": "Plan", "record": _json.dumps(
+        {"title": list_title, "items": items})})  # fmt: skip
+    assert names_focus(analyse(question), doc) is named
+
+
+@pytest.mark.parametrize(
+    ("question", "passage_dates", "missing"),
+    [
+        # "the 2015 plan" dates a document: one of the passages is from 2015
+        ("What does the 2015 plan say about gearboxes?", ("2017-03-01", "2015-05-08"), []),
+        ("What does the 2015 plan say about gearboxes?", ("2017-03-01",), ["2015"]),
+        ("What was the gearbox output in 2015?", ("2015-05-08",), ["2015"]),  # a year asked
+    ],
+)  # fmt: skip
+def test_a_year_dating_a_document_may_be_any_passages_date(
+    question: str, passage_dates: tuple[str, ...], missing: list[str]
+) -> None:
+    from assistant.answer.evidence import Unit, missing_years
+    from assistant.answer.question import analyse
+
+    text = "Gearboxes will be made at home."
+    docs = [
+        Document(page_content=text, metadata={"date": d, "title": "Plan"}) for d in passage_dates
+    ]
+    unit = Unit(1, Span(0, len(text), text), text, "")
+    assert missing_years(analyse(question), unit, docs) == missing

@@ -307,6 +307,12 @@ def test_a_typed_slot_is_filled_by_its_type() -> None:
         ("What is the 2025 target for water use?", ()),  # a column: the year itself must be there
         ("What does the table give for the 2015 decrease in emissions?", ("2015",)),
         ("What was the growth rate in 2016?", ()),
+        ("What does the 2015 plan call for?", ("2015",)),  # a document's year
+        ("What did the May 2017 State Council release announce?", ("2017",)),
+        ("What progress did the ministry report in 2017?", ("2017",)),  # when it was said
+        ("How did the minister say in October 2017 that firms would be treated?", ("2017",)),
+        ("What is the 2025 plan target for water use?", ()),  # a column of the plan
+        ("How much will be invested in 2026?", ()),
     ],
 )  # fmt: skip
 def test_dated_years(question: str, dated: tuple[str, ...]) -> None:
@@ -314,6 +320,23 @@ def test_dated_years(question: str, dated: tuple[str, ...]) -> None:
     from assistant.answer.question import dated_years
 
     assert dated_years(question) == dated
+
+
+@pytest.mark.parametrize(
+    ("question", "dropped", "kept"),
+    [
+        ("What did the October 2017 article say about tariffs?", "octob", "tariff"),
+        ("What did the ministry report in March 2017?", "march", "ministri"),
+        ("Which projects open in March?", "", "march"),  # a month asked about stays
+    ],
+)  # fmt: skip
+def test_a_month_dating_a_document_is_no_content_word(
+    question: str, dropped: str, kept: str
+) -> None:
+    """The document's date holds the month, not its text ("do not mention October")."""
+    ask = analyse(question)
+    assert kept in ask.terms
+    assert not dropped or dropped not in ask.terms
 
 
 @pytest.mark.parametrize(
@@ -369,7 +392,7 @@ def test_filler_type(question: str, filler: str) -> None:
     ("question", "named"),
     [
         ("Who curated the Ice and Iron exhibition?", ("ice", "iron")),
-        ("When did MIIT open the Harbour Centre?", ("miit", "harbour", "center")),
+        ("When did MIIT open the Harbour Centre?", ("miit", "harbor", "center")),
         ("What is the 2025 target for ferry trips?", ()),  # the first word names nothing
     ],
 )  # fmt: skip
@@ -505,6 +528,10 @@ def test_a_figure_asked_exactly_is_not_a_bound(question: str, text: str, hedged:
         ("labs were ratified", "laboratories were approved", True),
         ("national", "country", False),  # a second sense: not a synonym
         ("centres", "center", True),  # spelling and stemming, as before
+        ("programmes", "programs", True),  # British and American spellings
+        ("labour costs", "labor costs", True),
+        ("the harbour", "the harbor", True),
+        ("four hours", "for hours", False),  # "four" and "hour" are no "-our" spellings
         ("firm", "farm", False),
     ],
 )  # fmt: skip

@@ -208,6 +208,15 @@ def _scored_lists(
         yield _ScoredList(n, score, own_share, path)
 
 
+def names_focus(ask: Ask, doc: Document) -> bool:
+    """The list's title, heading, intro or the words its items share name what is asked
+    about ("which four *relationships*")."""
+    data = record(doc)
+    intro = (data.get("intro") or {}).get("label", "")
+    own = set(terms(f"{data.get('title', '')} {doc.metadata.get('heading', '')} {intro}"))
+    return bool(set(ask.focus) & (own | _shared_by_items(data.get("items", []))))
+
+
 def _shared_by_items(items: list[dict[str, Any]]) -> set[str]:
     """Terms that at least half of a list's items share: the kind of thing listed ("Step 1:
     ...", "Step 2: ..."), which can name a list as its title does."""

@@ -364,6 +364,58 @@ def continues(found: list[Unit], i: int) -> bool:
     )
 
 
+# An inline list's separators, and the words that open its last item ("..., and c").
+_LIST_SEPARATOR = re.compile(r"[,;]\s+")
+_LAST_ITEM = re.compile(r"^(?:and|or|as well as|plus)\s", re.IGNORECASE)
+
+
+def enumeration_sizes(text: str) -> frozenset[int]:
+    """How many items a sentence may list inline, read from its commas: "a, b, and c" lists
+    3 (or 2, the first part being a clause before the list); "a, b and c" lists 3, or 2 when
+    an item holds "and" ("growth and adjustment, government and market"). Three items at
+    least: two parts are no list."""
+    parts = [p for p in _LIST_SEPARATOR.split(text.strip().rstrip(".")) if p.strip()]
+    if len(parts) < 3:
+        return frozenset()
+    ends = [i for i in range(1, len(parts)) if _LAST_ITEM.match(parts[i])]
+    sizes: set[int] = set()
+    # A part opening with "and" ends a list; the list began at the sentence's start, after
+    # its first clause, or after an earlier "and" part (", and foster models such as a, b,
+    # and c"). What follows the last item is no part of the list.
+    for n, end in enumerate(ends):
+        sizes |= {end + 1, end} | {end - start + 1 for start in ends[:n]}
+    if not ends:
+        sizes = {len(parts), len(parts) - 1}
+        if re.search(r"\s(?:and|or|as well as)\s", parts[-1]):
+            sizes.add(len(parts) + 1)
+    return frozenset(n for n in sizes if n >= 3)
+
+
+def inline_list(ask: Ask, found: list[Unit], scored: np.ndarray, weighted: dict[str, float],
+                within: float) -> int | None:  # fmt: skip
+    """The sentence that lists what a list question asks for inline: it scores near the best
+    sentence, names what is listed (a focus term: "which four *relationships*"), and lists
+    as many items as the question says ("a, b, c and d" for "which four"), or at least three
+    when it gives no count."""
+    if ask.answer_type != "list" or not ask.focus:
+        return None
+    text = [i for i, u in enumerate(found) if u.kind == "text" and np.isfinite(scored[i])]
+    if not text:
+        return None
+    # A list of the size the question names is strong evidence: it may score further below.
+    floor = max(float(scored[i]) for i in text) - (2 * within if ask.count else within)
+    fits = [
+        i
+        for i in text
+        if scored[i] >= floor
+        and set(ask.focus) & term_set(found[i].display)
+        and shares_term(weighted, found[i].display)
+        and (ask.count in enumeration_sizes(found[i].display) if ask.count
+             else bool(enumeration_sizes(found[i].display)))
+    ]  # fmt: skip
+    return max(fits, key=lambda i: float(scored[i]), default=None)
+
+
 def shares_term(weighted: dict[str, float], text: str) -> bool:
     """The text holds one of the question's terms, or a part of a hyphenated one ("yuan" of
     "dollar-yuan")."""
@@ -390,15 +442,16 @@ def near_names(ask: Ask, found: list[Unit], i: int, passages: Sequence[Document]
 
 def missing_years(ask: Ask, unit: Unit, passages: Sequence[Document]) -> list[str]:
     """Years asked about that the unit does not hold. A year given with a month ("as of March
-    2017") may instead be its document's date: it places the question in time. A financial
-    year in a document's title ("Annual Research Report 2024-25") is the year all of it is
-    about; a calendar year there may be part of a name ("Made in China 2025")."""
+    2017") or naming a document ("the 2015 plan") may instead be a document's date: it places
+    the question in time, and in a question on two documents it may date the other one. A
+    financial year in a document's title ("Annual Research Report 2024-25") is the year all
+    of it is about; a calendar year there may be part of a name ("Made in China 2025")."""
     meta = passages[unit.passage - 1].metadata
-    date = str(meta.get("date", ""))
+    dates = " ".join(str(d.metadata.get("date", "")) for d in passages)
     years = YEAR.findall(str(meta.get("title", "")))
     titled = years[0] if len(years) == 1 and len(years[0]) > 4 else ""
     return [y for y in ask.years if y not in unit.display and y != titled
-            and not (y in ask.dated and y in date)]  # fmt: skip
+            and not (y in ask.dated and y in dates)]  # fmt: skip
 
 
 def coverage(weighted: dict[str, float], text: str) -> float:

@@ -136,6 +136,17 @@ class ExtractiveAnswerer:
     def _part(self, ask: Ask, found: list[Unit], scored: np.ndarray,
               passages: Sequence[Document], weighted: dict[str, float]) -> Part:  # fmt: skip
         listed = compose.choose_list(ask, passages, weighted) if ask.answer_type == "list" else None
+        # A sentence listing what is asked inline beats a list record that never names it
+        # ("the three transformations" against the plan's "Strategic goals: Step 1, ..."),
+        # and, when the question gives the count, a better-scoring sentence that lists nothing.
+        inline = evidence.inline_list(ask, found, np.where([u.kind == "list" for u in found],
+                                      -np.inf, scored), weighted, self.weights.filler_within)  # fmt: skip
+        if inline is not None and (
+            not compose.names_focus(ask, passages[listed - 1]) if listed else ask.count
+        ):
+            listed = None
+            scored = scored.copy()
+            scored[inline] = float(np.max(scored[np.isfinite(scored)])) + 0.01
         if listed is not None:
             at = next(i for i, u in enumerate(found) if u.passage == listed and u.kind == "list")
             scored = scored.copy()

@@ -207,6 +207,21 @@ BASE_YEAR = re.compile(
     re.IGNORECASE,
 )
 ARTICLE_BEFORE = re.compile(r"\b(?:the|a|its|their)\s+$", re.IGNORECASE)
+# A year that dates a document ("the 2015 plan", "the 2017 State Council release") or what
+# someone said ("what did MIIT report in 2017?", "Miao Wei said in October 2017").
+DOCUMENT_NOUNS = (
+    "plan|report|release|article|interview|notice|document|strategy|statement|speech|"
+    "briefing|review|paper|circular|announcement|press release|story"
+)
+DOCUMENT_AFTER = re.compile(
+    rf"^(?:\s+(?:[A-Z][\w\-']*|'s))*\s+(?:{DOCUMENT_NOUNS})\b(?!\s+(?:target|value|goal|figure))",
+)
+SAID_BEFORE = re.compile(
+    r"\b(?:say|says|said|report|reports|reported|state|states|stated|announce|announced|"
+    r"write|wrote|note|noted|tell|told|publish|published)\s+(?:in|on)\s+"
+    r"(?:(?:" + MONTH_NAMES + r")\.?\s+)?$",
+    re.IGNORECASE,
+)
 OTHER_YEARS = re.compile(r"^(?:\s*(?:,|and|or)\s*(?:19|20)\d\d)+")
 # A capitalised word right before a year makes it part of a name, unless it is a question
 # or function word ("What 2015 value ...").
@@ -316,14 +331,27 @@ def slot_noun(question: str) -> str:
 
 def dated_years(question: str) -> tuple[str, ...]:
     """Asked years that a document's date may stand for: a year given with a month ("in
-    March 2017", "on Oct 16, 2017"), or one that names a thing ("the 2015 guideline", as
-    opposed to "the 2015 target")."""
+    March 2017", "on Oct 16, 2017"), one that names a thing ("the 2015 guideline", as
+    opposed to "the 2015 target"), one that dates a document ("the 2015 plan", "the May 2017
+    State Council release") or a statement ("what did MIIT report in 2017?")."""
     found = re.findall(rf"\b(?:{MONTH_NAMES})\.?\s+(?:\d{{1,2}},?\s+)?((?:19|20)\d\d)\b", question)
     for match in YEAR.finditer(question):
-        after = OTHER_YEARS.sub("", question[match.end() :])
-        if ARTICLE_BEFORE.search(question[: match.start()]) and not YEAR_AFTER.match(after):
+        before, after = question[: match.start()], OTHER_YEARS.sub("", question[match.end() :])
+        if (
+            (ARTICLE_BEFORE.search(before) and not YEAR_AFTER.match(after))
+            or DOCUMENT_AFTER.match(after)
+            or SAID_BEFORE.search(before)
+        ):
             found.append(match.group(0))
     return tuple(dict.fromkeys(found))
+
+
+def date_words(question: str) -> frozenset[str]:
+    """Terms of the months that date a document or a statement ("the October 2017 article"):
+    the document's date holds them, not its text."""
+    dated = dated_years(question)
+    months = re.findall(rf"\b({MONTH_NAMES})\.?\s+(?:\d{{1,2}},?\s+)?((?:19|20)\d\d)\b", question)
+    return frozenset(t for month, year in months if year in dated for t in terms(month))
 
 
 def focus(question: str) -> tuple[str, ...]:
@@ -351,9 +379,10 @@ def names(question: str) -> tuple[str, ...]:
 def analyse(question: str) -> Ask:
     kind = answer_type(question)
     years = asked_years(question)
+    dating = date_words(question)
     content = tuple(
         t for t in dict.fromkeys(terms(question))
-        if t not in question_terms() and t not in years
+        if t not in question_terms() and t not in years and t not in dating
     )  # fmt: skip
     count = asked_count(question) if kind == "list" else None
     return Ask(question, kind, years, count, slot_noun(question), content,
