@@ -98,6 +98,11 @@ def test_sentence_splitting_keeps_offsets_and_abbreviations() -> None:
         ("And how many bridges?", ["How many tunnels should be built by 2030?"],
          "How many bridges should be built by 2030?"),
         ("What about the water targets?", ["What are the energy targets?"], "What are the water targets?"),
+        # a year counted from the previous question's
+        ("And five years after that?", ["What ferry fare does the plan set for 2020?"],
+         "What ferry fare does the plan set for 2025?"),
+        ("And two years earlier?", ["How many berths were there in 2019?"],
+         "How many berths were there in 2017?"),
         ("Why?", ["What are the energy targets?"], "Why: What are the energy targets?"),
         # a frame of its own: the pronoun or "that <noun>" gets the previous topic
         ("Who chairs it?", ["What is the leading group?"], "Who chairs leading group?"),
@@ -105,6 +110,8 @@ def test_sentence_splitting_keeps_offsets_and_abbreviations() -> None:
          "How many members does Nordic Battery Alliance have?"),
         ("Across how many towns are they spread?", ["How many coastal wind farms did the agency approve?"],
          "Across how many towns are coastal wind farms spread?"),
+        ("When did that meeting take place?", ["Have Norway and Chile held working-level meetings on salmon trade?"],
+         "When did working-level meetings on salmon trade take place?"),  # not the names before it
         ("How often is that index published?", ["What is the 2022 value of the regional price index?"],
          "How often is regional price index published?"),
         ("How many reports were released that year?", ["How many audits were completed in 2016?"],

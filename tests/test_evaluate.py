@@ -145,6 +145,11 @@ def test_run_and_report_on_a_few_cases(hash_settings: Settings, tmp_path: Path) 
         ("R&D (%): 2013: 0.95; 2015: 1.26", "0.95", "2015", False),  # right figure, wrong year
         ("R&D (%): 2013: not given; 2015: 0.95; 2020: 1.26", "0.95", "2015", True),
         ("The 2020 target is down 22% from 2015 [1].", "Down 22%", "2020", True),
+        # the caption names the year; the cell is further on
+        ("Indicators for 2020 and 2025 — CO2: 2013: not given; 2020: Down 22% from 2015 [1]",
+         "22%", "2020", True),
+        ("Indicators for 2020 and 2025 — CO2: 2013: not given; 2020: Down 18% from 2015 [1]",
+         "22%", "2020", False),
     ],
 )  # fmt: skip
 def test_a_figure_must_be_tied_to_the_column_asked(

@@ -53,6 +53,14 @@ _POINTER = re.compile(
 _RELATIVE_TIME = re.compile(  # "over the same period" keeps the previous question's years
     r"\s*\b(?:(?:over|in|for|during) )?(?:the same|that) (?:period|year|time)\b", re.IGNORECASE
 )
+# "five years after that", "two years earlier": a year counted from the previous question's
+_COUNTS = {"one": 1, "a": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+           "eight": 8, "nine": 9, "ten": 10, "fifteen": 15, "twenty": 20}  # fmt: skip
+_YEARS_AWAY = re.compile(
+    r"\b(?:(?:in|by)\s+)?(?P<n>\d{1,2}|" + "|".join(_COUNTS) + r")\s+years?\s+"
+    r"(?P<way>after|later|on|before|earlier)(?:\s+(?:than\s+)?(?:that|then|this))?\b",
+    re.IGNORECASE,
+)
 _WH = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
 _ELLIPTIC = re.compile(
     r"^\s*(?P<frame>how many|how much|which|what)\s+(?P<rest>.+)$", re.IGNORECASE
@@ -152,12 +160,22 @@ def _topic_for(previous: str, noun: str = "", named: bool = False) -> str:
     """The previous question's topic; with a noun ("that index"), the phrase that holds it.
     A phrase that reaches a name starts there ("heads the State Leading Group" -> "State
     Leading Group")."""
-    found = [_from_name(t) for t in topics(previous, longest=False)]  # the subject comes early
+    raw = topics(previous, longest=False)
+    found = [_from_name(t) for t in raw]  # the subject comes early
     if noun:
         wanted = set(terms(noun))
         held = [t for t in found if wanted & set(terms(t))]
         if held:
             return held[0]
+        # the name before the noun is another thing ("China and Germany held *meetings* on
+        # ..."): the phrase from the noun on, with a hyphenated modifier ("working-level")
+        for phrase in raw:
+            words = phrase.split()
+            at = next((i for i, w in enumerate(words) if wanted & set(terms(w))), None)
+            if at is not None:
+                if at > 0 and "-" in words[at - 1]:
+                    at -= 1
+                return " ".join(words[at:])
     if named:  # "there": a place or a document, which has a name
         found = sorted(found, key=lambda t: not t[:1].isupper())
     return found[0] if found else ""
@@ -195,7 +213,7 @@ def merge(previous: str, follow_up: str) -> str:
     if re.match(r"^\s*(why|how so)\b", question, re.I):
         rest = question.rstrip("?").split(maxsplit=1)[1:] or [""]
         return f"Why: {base}?" if not set(terms(rest[0])) - question_terms() else question
-    question = _CONTINUATION.sub("", question).strip()
+    question = _years_away(base, _CONTINUATION.sub("", question).strip())
     if _FRAME.match(question) or (_WH.search(question) and _pointers(question)):
         return _framed(base, _same_time(base, question))
     years = [m.group(0) for m in _YEAR.finditer(question)]
@@ -233,6 +251,19 @@ def _framed(base: str, question: str) -> str:
             return _replace_topic(base, short.group("rest")) + "?"
     topic = _topic_for(base)
     return f"{question.rstrip('?')} ({topic})?" if topic else question
+
+
+def _years_away(base: str, question: str) -> str:
+    """ "And five years after that?" after a 2020 question asks about 2025."""
+    asked = asked_years(base + "?")
+    m = _YEARS_AWAY.search(question)
+    if not m or not asked or not asked[-1][:4].isdigit():
+        return question
+    n = m.group("n").lower()
+    step = int(n) if n.isdigit() else _COUNTS[n]
+    sign = -1 if m.group("way").lower() in ("before", "earlier") else 1
+    year = int(asked[-1][:4]) + sign * step
+    return f"{question[: m.start()]}in {year}{question[m.end() :]}"
 
 
 def _same_time(base: str, question: str) -> str:

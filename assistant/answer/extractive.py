@@ -261,6 +261,8 @@ class ExtractiveAnswerer:
             source = self._source(passages, unit)
             if source in sources and len(chosen[0][1].text) > 120:
                 continue  # a long first sentence says enough; other documents still count
+            if best.kind == unit.kind == "table_row" and part.ask.years:
+                continue  # other rows' figures for the asked year would answer other questions
             sources.add(source)
             chosen.append((unit, compose.core(part.ask, unit)))
         return compose.sentences_answer(chosen, passages, out)

@@ -79,6 +79,7 @@ def answer_correct(
 
 _TIE_END = re.compile(r"[;\n]|\.(?:\s|$)")
 _TIE_VERB = re.compile(r"\s(?:is|was|are|were|reach(?:es)?)\s|:\s")
+_COLUMN_LABEL = re.compile(r"(?:19|20)\d\d(?:\s+and\s+(?:19|20)\d\d)?\s*:")
 
 
 def tied_figures(text: str, column: str) -> list[str]:
@@ -93,7 +94,10 @@ def tied_figures(text: str, column: str) -> list[str]:
         verb = _TIE_VERB.search(window)
         if verb:
             window = window[verb.end() - 1 :]
-        found = FIGURE.search(window)
+        # another column's label ("for 2020 and 2025 — X: 2013: not given") is no value
+        found = next(
+            (f for f in FIGURE.finditer(window) if not _COLUMN_LABEL.match(window, f.start())), None
+        )
         if found:
             tied.append(found.group(0).replace(",", ""))
     return tied
