@@ -138,6 +138,7 @@ def scale_index(n: int, sentences: list[str], vectors: np.ndarray) -> Settings:
     store = ChromaStore(settings)
     if store.active() is not None:
         return settings
+    store.drop_inactive()  # a run stopped half way leaves a collection that was never activated
     rng = random.Random(n)
     name = settings.collection_name(f"synthetic{n}")
     collection = store.create(name, "all-MiniLM-L6-v2")
@@ -156,7 +157,7 @@ def scale_index(n: int, sentences: list[str], vectors: np.ndarray) -> Settings:
                           "date_end": 20161231, "heading": "", "start": 0, "end": len(text), "kind": "text",
                           "embed_text": text})  # fmt: skip
         collection.add(ids=ids, documents=docs, metadatas=metas, embeddings=vecs)
-    store.activate(IndexVersion(name, "synthetic", "all-MiniLM-L6-v2", "synthetic",
+    store.activate(IndexVersion(name, "synthetic", "all-MiniLM-L6-v2",
                                 (DocumentInfo("synthetic", "Synthetic", "Synthetic", "", "2016", "", "", n),)))  # fmt: skip
     return settings
 

@@ -16,8 +16,9 @@ The data: the dev split of evals/known_facts.jsonl, and development sets written
 documents (`--sets`; by default tests/holdout, tests/dev3 and tests/dev4, each a folder with
 corpus/ and cases.jsonl, indexed under .cache/calibration/). A model fitted on one corpus
 learns that corpus's scores and refuses too readily on documents it has never seen; several
-corpora teach it what does not depend on the documents. Nothing is tuned per question, and
-measure-only sets (tests/holdout2, tests/holdout3) must never be passed here.
+corpora teach it what does not depend on the documents. A folder without corpus/ holds new
+questions on this corpus (tests/dev7, tests/dev8). Nothing is tuned per question, and
+measure-only sets (tests/holdout2, tests/holdout3, tests/holdout4) must never be passed here.
 
 Usage:  python evals/calibrate.py [--index-dir DIR] [--sets DIR ...] [--dry-run]
 """
