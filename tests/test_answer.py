@@ -607,3 +607,29 @@ def test_a_year_dating_a_document_may_be_any_passages_date(
     ]
     unit = Unit(1, Span(0, len(text), text), text, "")
     assert missing_years(analyse(question), unit, docs) == missing
+
+
+@pytest.mark.parametrize(
+    ("question", "kept", "cut"),
+    [
+        # the clause holding the asked words comes after the first figure
+        ("How fast did exports grow for the harbour's first group of pilot fishing firms?",
+         "over 10% export growth", ""),
+        # a later clause that adds nothing asked about is cut
+        ("How much did landings rise at the harbour's first group of pilot fishing firms?",
+         "2.3% rise in landings", "which the board welcomed"),
+    ],
+)  # fmt: skip
+def test_the_answer_keeps_the_clause_that_holds_the_asked_words(question: str, kept: str,
+                                                                 cut: str) -> None:  # fmt: skip
+    from assistant.answer.compose import core
+    from assistant.answer.evidence import Unit
+    from assistant.answer.question import analyse
+
+    text = ("The first group of 22 pilot fishing firms taking part in the harbour's regional "
+            "brand scheme saw on average a 2.3% rise in landings over the two years of the "
+            "scheme, with over 10% export growth in the same years, which the board welcomed "
+            "at its annual meeting in the spring of that year.")  # fmt: skip
+    quoted = core(analyse(question), Unit(1, Span(0, len(text), text), text, "")).text
+    assert kept in quoted
+    assert not cut or cut not in quoted

@@ -281,6 +281,9 @@ def test_follow_up_detection(question: str, follow_up: bool) -> None:
         ("Which three agencies signed the accord?", ("agenc",)),  # a count is no focus word
         ("Which German firms are members?", ("compani",)),  # "firms": read as "companies"
         ("What sales target does the plan set?", ("sale",)),
+        ("How many action guides belong to the plan?", ("action", "guid")),  # cut at the plural
+        ("How many eco-friendly model industrial parks are there?", ("eco-friend", "model", "industri", "park")),
+        ("How much funding was given?", ("fund",)),  # no plural: the words as before
     ],
 )  # fmt: skip
 def test_focus(question: str, focus: tuple[str, ...]) -> None:

@@ -306,7 +306,9 @@ def core(ask: Ask, unit: Unit) -> Span:
     """For a figure or a date in a long sentence, the part that holds it: the sentence from
     its start up to the clause that holds a filler and most of the question's terms (the
     clauses before it qualify it: "By 2020, ..."), dropping leading clauses only when that
-    is still long. Clauses after it are left out."""
+    is still long. Clauses after it are left out, unless they hold a question word the part
+    kept lacks ("... 2.3% market increase, with over 10% *export growth* rate" asked how fast
+    exports grew): the figure asked for may be there."""
     sentence = unit.span
     if (
         unit.kind != "text"
@@ -325,7 +327,15 @@ def core(ask: Ask, unit: Unit) -> Span:
         key = (len(wanted & set(terms(text))) + 1, -i)
         if key > best_key:
             best_key, at = key, i
-    if at is None or at == len(pieces) - 1:
+    if at is None:
+        return sentence
+    kept = set(terms(sentence.text[: pieces[at][1]]))
+    while (
+        at < len(pieces) - 1 and wanted & set(terms(sentence.text[slice(*pieces[at + 1])])) - kept
+    ):
+        at += 1
+        kept |= set(terms(sentence.text[slice(*pieces[at])]))
+    if at == len(pieces) - 1:
         return sentence
     lo = 0
     while len(sentence.text[pieces[lo][0] : pieces[at][1]].split()) > 2 * LONG_SENTENCE_WORDS:

@@ -154,6 +154,7 @@ FOCUS_END = frozenset(
     from in of for on at by with to under across per among into within since during
     """.split()  # noqa: SIM905
 )
+PLURAL = re.compile(r"[a-z]{2}(?<![su])s$", re.IGNORECASE)  # "guides", not "status" or "glass"
 FOCUS_STOP = frozenset(
     """
     is are was were do does did will would should can could has have had be been being
@@ -358,7 +359,13 @@ def focus(question: str) -> tuple[str, ...]:
     """Terms of the words that say what is asked about the topic (see FOCUS)."""
     for pattern in FOCUS:
         if m := pattern.search(question):
-            said = itertools.takewhile(lambda w: w.lower() not in FOCUS_END, m.group("f").split())
+            said = list(
+                itertools.takewhile(lambda w: w.lower() not in FOCUS_END, m.group("f").split())
+            )
+            # what is counted ends at its plural noun: "how many action *guides* belong to"
+            plural = next((i for i, w in enumerate(said) if PLURAL.search(w)), None)
+            if pattern is FOCUS[0] and plural is not None:
+                said = said[: plural + 1]
             words = [w for w in said if w.lower() not in FOCUS_STOP]
             found = tuple(t for t in terms(" ".join(words)) if t not in question_terms())
             if found:
