@@ -125,7 +125,7 @@ fraction share proportion percentage
 help helps helped assist assists assisted assistance aid
 head heads headed lead leads led
 goal goals target targets aim aims objective objectives
-cut cuts reduce reduces reduced reduction reductions decrease decreases decreased
+cut cuts reduce reduces reduced reduction reductions decrease decreases decreased drop drops dropped decline declines declined
 rise rises rose increase increases increased grow grows grew growth
 build builds built construct constructs constructed construction
 smart intelligent

@@ -193,6 +193,20 @@ def test_extractive_answers_lose_sentences_with_figures_no_quote_holds() -> None
     assert not ungrounded_figures(answer.text, answer.citations)
 
 
+def test_a_missing_parts_line_keeps_the_questions_figures() -> None:
+    """ "Not in the documents: ... the first 109 pilot projects ...": the line says what is
+    missing, in the question's words; it claims no figure, so grounding leaves it alone."""
+    from assistant.answer.validate import MISSING_PART, claims
+
+    missing = f"{MISSING_PART}The documents mention the first 109 pilot projects but give no figure for it."
+    draft = Draft(f"The 2025 target is 82% [1].\n\n{missing}",
+                  quotes={1: Span(10, 10 + len(ROW), ROW)}, verbatim=True)  # fmt: skip
+    answer = finalize(draft, [row_passage()], "q", "extractive")
+    assert answer.text.endswith(missing)
+    assert not ungrounded_figures(claims(answer.text), answer.citations)
+    assert ungrounded_figures(answer.text, answer.citations) == {"109"}
+
+
 def test_an_answer_sentence_drops_a_leading_footnote_marker() -> None:
     from assistant.answer.compose import sentence_text
 

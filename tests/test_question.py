@@ -529,6 +529,7 @@ def test_a_figure_asked_exactly_is_not_a_bound(question: str, text: str, hedged:
         ("overseas firms", "foreign companies", True),
         ("building", "construction", True),
         ("labs were ratified", "laboratories were approved", True),
+        ("operating costs dropped", "operating costs cut", True),  # a fall in a figure
         ("national", "country", False),  # a second sense: not a synonym
         ("centres", "center", True),  # spelling and stemming, as before
         ("programmes", "programs", True),  # British and American spellings

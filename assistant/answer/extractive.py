@@ -19,7 +19,7 @@ from assistant.answer import compose, evidence
 from assistant.answer.condense import Message, condense, decompose
 from assistant.answer.evidence import Idf, Unit, Weights
 from assistant.answer.question import Ask, analyse
-from assistant.answer.validate import Draft
+from assistant.answer.validate import MISSING_PART, Draft
 from assistant.cache import LRUCache
 from assistant.text import terms
 
@@ -231,7 +231,7 @@ class ExtractiveAnswerer:
             return Draft("", True, confidence=overall, reason=refusals[0].reason, focus=focus,
                          evidence=evidence_row, verbatim=True)  # fmt: skip
         if len(parts) > 1:
-            texts += [f"Not in the documents: {r.reason}" for r in refusals]
+            texts += [f"{MISSING_PART}{r.reason}" for r in refusals]
         quotes = {k: span for k, span in enumerate(out.quotes, start=1)}
         return Draft("\n\n".join(texts), False, quotes, overall, passages=tuple(out.docs),
                      evidence=evidence_row, verbatim=True)  # fmt: skip

@@ -156,6 +156,17 @@ def citable_text(c: Citation) -> str:
     return f"{c.quote} {c.title} {c.date} {row}"
 
 
+# How a part of a compound question that the documents do not answer is marked in an answer.
+MISSING_PART = "Not in the documents: "
+
+
+def claims(text: str) -> str:
+    """The paragraphs of an answer that state something from the documents: a missing part's
+    line ("Not in the documents: ... the first 109 pilot projects ...") claims nothing, and
+    the question's own figures in it need no quote."""
+    return "\n\n".join(p for p in text.split("\n\n") if not p.startswith(MISSING_PART))
+
+
 def ungrounded_figures(text: str, citations: Sequence[Citation]) -> set[str]:
     """Figures of an answer that none of its cited quotes holds."""
     allowed: set[str] = set()
@@ -209,9 +220,12 @@ def finalize(draft: Draft, passages: list[Document], question: str, answerer: st
         for old in order
     )  # fmt: skip
     grounded = bool(citations)
-    if grounded and draft.verbatim and ungrounded_figures(text, citations):
-        text = "\n\n".join(_drop_ungrounded(p, citations) for p in text.split("\n\n")).strip()
-        if not text:
+    if grounded and draft.verbatim and ungrounded_figures(claims(text), citations):
+        text = "\n\n".join(
+            p if p.startswith(MISSING_PART) else _drop_ungrounded(p, citations)
+            for p in text.split("\n\n")
+        ).strip()
+        if not claims(text).strip():
             return Answer(
                 ABSTAIN_MESSAGE, True, (), related, question, True, answerer, draft.confidence
             )

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.answer.validate import FIGURE, Answer, figures, ungrounded_figures
+from assistant.answer.validate import FIGURE, Answer, claims, figures, ungrounded_figures
 
 KINDS = ("number", "table", "name", "date", "list", "definition", "paraphrase", "multi_doc",
          "follow_up", "unanswerable")  # fmt: skip
@@ -198,7 +198,8 @@ def score_case(case: Case, answer: Answer, passages: list[tuple[str, int, int]],
         confidence=answer.confidence,
         seconds=seconds,
         citations=[asdict(c) for c in answer.citations],
-        figures_grounded=answer.abstained or not ungrounded_figures(answer.text, answer.citations),
+        figures_grounded=answer.abstained
+        or not ungrounded_figures(claims(answer.text), answer.citations),
         first_sentence_holds=correct
         and case.answerable
         and holds_answer(first_sentence(answer.text), case.answers, case.match),
