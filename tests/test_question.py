@@ -46,6 +46,10 @@ from assistant.answer.question import analyse, answer_type, asked_count, asked_y
         ("What must a ship satisfy to sail without a pilot?", "list"),  # conditions
         ("What does a tenant have to meet to get a permit?", "list"),
         ("Did the harbour meet the deadline?", "other"),
+        ("When relaxing rules, for which trades will permits change?", "other"),  # a condition, no date
+        ("When was the harbour opened?", "date"),
+        ("Where does the port rank among European ports?", "other"),  # a rank, not a place
+        ("Where is the new terminal?", "place"),
     ],
 )  # fmt: skip
 def test_answer_type(question: str, kind: str) -> None:

@@ -63,9 +63,9 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
     ),
     (
         "date",
-        # not "When X is meant, how does ...?" nor "What did they ask for when consulted?":
-        # that "when" sets a condition
-        r"((?:^\s*|[,;:]\s*|\b(?:since|by|until|till|and) )when\b(?!.*,\s*(how|what|which|who|where|why)\b)|\b(what|which) ((exact|precise|calendar|specific) )?(years?|dates?|months?|days?)|since when|how long ago)\b",
+        # not "When X is meant, how does ...?", "When relaxing X, for which sectors ...?" nor
+        # "What did they ask for when consulted?": that "when" sets a condition
+        r"((?:^\s*|[,;:]\s*|\b(?:since|by|until|till|and) )when\b(?!.*,\s*(?:(?:for|in|of|on|at|to|by|from|with)\s+)?(how|what|which|who|where|why)\b)|\b(what|which) ((exact|precise|calendar|specific) )?(years?|dates?|months?|days?)|since when|how long ago)\b",
     ),
     ("number", r"\b(how (many|much|far|large|big|high|long)|by how much|how fast)\b|%"),
     (
@@ -95,7 +95,8 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
     ),
     (
         "place",
-        r"\b(where|in which (city|province|country|region|place|town|district)|which (city|cities|province|provinces|country|countries|region|regions|place|town|district|location|airport|port|station))\b",
+        # "Where does the sector rank?" asks for a rank, not a place
+        r"\b(where\b(?!.*\brank)|in which (city|province|country|region|place|town|district)|which (city|cities|province|provinces|country|countries|region|regions|place|town|district|location|airport|port|station))\b",
     ),
     (
         "organisation",
@@ -122,7 +123,8 @@ NOT_SLOT_NOUNS = frozenset(
     is are was were do does did will would should can could has have had the a an this that
     these those year years date dates month day percentage proportion share rate ratio number
     amount value level figure target targets kind type way ways role goal goals main key
-    new other measures steps progress calendar exact precise specific
+    new other measures steps progress calendar exact precise specific set sets pair pairs
+    series batch batches
     """.split()  # noqa: SIM905
 )
 ADJECTIVE = re.compile(r"(?:ic|al|ive|ous|ful|ary)$")
@@ -245,7 +247,7 @@ QUESTION_WORDS = """
     many much date day dated describe described mention mentioned quote quoted according
     say said says refer refers call called name named list give given exact exactly kind
     type roughly approximately figure number what which who when where why how value
-    target targets main key list items item
+    target targets main key list items item title titled
 """
 
 
