@@ -150,6 +150,8 @@ def test_run_and_report_on_a_few_cases(hash_settings: Settings, tmp_path: Path) 
          "22%", "2020", True),
         ("Indicators for 2020 and 2025 — CO2: 2013: not given; 2020: Down 18% from 2015 [1]",
          "22%", "2020", False),
+        ("Indicators for 2020 and 2025 — Index: 2013: 83.1; 2015: 83.5; 2020: 84.5 [1]",
+         "84.5", "2020", True),  # 83.1 is 2013's
     ],
 )  # fmt: skip
 def test_a_figure_must_be_tied_to_the_column_asked(

@@ -94,11 +94,10 @@ def tied_figures(text: str, column: str) -> list[str]:
         verb = _TIE_VERB.search(window)
         if verb:
             window = window[verb.end() - 1 :]
-        # another column's label ("for 2020 and 2025 — X: 2013: not given") is no value
-        found = next(
-            (f for f in FIGURE.finditer(window) if not _COLUMN_LABEL.match(window, f.start())), None
-        )
-        if found:
+        # a mention that meets another column's label first ("Indicators for 2020 and 2025 —
+        # X: 2013: 83.1") names no value of its own
+        found = FIGURE.search(window)
+        if found and not _COLUMN_LABEL.match(window, found.start()):
             tied.append(found.group(0).replace(",", ""))
     return tied
 
