@@ -113,7 +113,7 @@ def main() -> None:
         type=Path,
         nargs="*",
         default=[ROOT / name for name in DEV_SETS],
-        help="development set folders (corpus/ and cases.jsonl) to fit on too "
+        help="development set folders (cases.jsonl, with corpus/ or else on this corpus) to fit on too "
         f"(default: {' '.join(DEV_SETS)}; none with a bare --sets)",
     )
     parser.add_argument("--folds", type=int, default=5, help="folds for the out-of-fold threshold")
