@@ -189,9 +189,7 @@ def _scored_lists(
         )
         asked = {t: w for t, w in weighted.items() if t not in titled} or weighted
         total = sum(asked.values()) or 1.0
-        intro = (data.get("intro") or {}).get("label", "")
-        own = set(terms(f"{data.get('title', '')} {doc.metadata.get('heading', '')}"))
-        listed = own | set(terms(intro)) | _shared_by_items(data.get("items", []))
+        own, listed = _list_terms(doc, data)
         # The sentence before a list may be about something else (another list, even): what
         # the list's own title holds counts most.
         own_share = sum(w for t, w in asked.items() if t in own) / total
@@ -211,10 +209,15 @@ def _scored_lists(
 def names_focus(ask: Ask, doc: Document) -> bool:
     """The list's title, heading, intro or the words its items share name what is asked
     about ("which four *relationships*")."""
-    data = record(doc)
+    return bool(set(ask.focus) & _list_terms(doc, record(doc))[1])
+
+
+def _list_terms(doc: Document, data: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """The terms of a list's own title and heading, and those with its intro and the words
+    its items share: what names the list."""
     intro = (data.get("intro") or {}).get("label", "")
-    own = set(terms(f"{data.get('title', '')} {doc.metadata.get('heading', '')} {intro}"))
-    return bool(set(ask.focus) & (own | _shared_by_items(data.get("items", []))))
+    own = set(terms(f"{data.get('title', '')} {doc.metadata.get('heading', '')}"))
+    return own, own | set(terms(intro)) | _shared_by_items(data.get("items", []))
 
 
 def _shared_by_items(items: list[dict[str, Any]]) -> set[str]:

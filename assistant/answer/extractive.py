@@ -139,8 +139,9 @@ class ExtractiveAnswerer:
         # A sentence listing what is asked inline beats a list record that never names it
         # ("the three transformations" against the plan's "Strategic goals: Step 1, ..."),
         # and, when the question gives the count, a better-scoring sentence that lists nothing.
-        inline = evidence.inline_list(ask, found, np.where([u.kind == "list" for u in found],
-                                      -np.inf, scored), weighted, self.weights.filler_within)  # fmt: skip
+        is_list = np.array([u.kind == "list" for u in found])
+        inline = evidence.inline_list(ask, found, np.where(is_list, -np.inf, scored), weighted,
+                                      self.weights.filler_within)  # fmt: skip
         if inline is not None and (
             not compose.names_focus(ask, passages[listed - 1]) if listed else ask.count
         ):
@@ -152,7 +153,7 @@ class ExtractiveAnswerer:
             scored = scored.copy()
             scored[at] = max(float(np.max(scored[np.isfinite(scored)], initial=0.0)), 0.0) + 0.01
         else:
-            scored = np.where([u.kind == "list" for u in found], -np.inf, scored)
+            scored = np.where(is_list, -np.inf, scored)
         wanted = evidence.filler_type(ask)
         if ask.answer_type in STRICT_TYPES or wanted in evidence.NAME_KINDS:
             # Only evidence that can answer may be chosen (a date, a sum, a name), and only

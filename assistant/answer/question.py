@@ -210,6 +210,8 @@ BASE_YEAR = re.compile(
     re.IGNORECASE,
 )
 ARTICLE_BEFORE = re.compile(r"\b(?:the|a|its|their)\s+$", re.IGNORECASE)
+# A year given with a month ("March 2017", "Oct 16, 2017"): the month, and the year.
+MONTH_YEAR = re.compile(rf"\b({MONTH_NAMES})\.?\s+(?:\d{{1,2}},?\s+)?((?:19|20)\d\d)\b")
 # A year that dates a document ("the 2015 plan", "the 2017 State Council release") or what
 # someone said ("what did MIIT report in 2017?", "Miao Wei said in October 2017").
 DOCUMENT_NOUNS = (
@@ -337,7 +339,7 @@ def dated_years(question: str) -> tuple[str, ...]:
     March 2017", "on Oct 16, 2017"), one that names a thing ("the 2015 guideline", as
     opposed to "the 2015 target"), one that dates a document ("the 2015 plan", "the May 2017
     State Council release") or a statement ("what did MIIT report in 2017?")."""
-    found = re.findall(rf"\b(?:{MONTH_NAMES})\.?\s+(?:\d{{1,2}},?\s+)?((?:19|20)\d\d)\b", question)
+    found = [year for _, year in MONTH_YEAR.findall(question)]
     for match in YEAR.finditer(question):
         before, after = question[: match.start()], OTHER_YEARS.sub("", question[match.end() :])
         if (
@@ -349,11 +351,10 @@ def dated_years(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def date_words(question: str) -> frozenset[str]:
-    """Terms of the months that date a document or a statement ("the October 2017 article"):
-    the document's date holds them, not its text."""
-    dated = dated_years(question)
-    months = re.findall(rf"\b({MONTH_NAMES})\.?\s+(?:\d{{1,2}},?\s+)?((?:19|20)\d\d)\b", question)
+def date_words(question: str, dated: tuple[str, ...]) -> frozenset[str]:
+    """Terms of the months that date a document or a statement ("the October 2017 article"),
+    given its `dated` years: the document's date holds them, not its text."""
+    months = MONTH_YEAR.findall(question)
     return frozenset(t for month, year in months if year in dated for t in terms(month))
 
 
@@ -388,14 +389,15 @@ def names(question: str) -> tuple[str, ...]:
 def analyse(question: str) -> Ask:
     kind = answer_type(question)
     years = asked_years(question)
-    dating = date_words(question)
+    dated = dated_years(question)
+    dating = date_words(question, dated)
     content = tuple(
         t for t in dict.fromkeys(terms(question))
         if t not in question_terms() and t not in years and t not in dating
     )  # fmt: skip
     count = asked_count(question) if kind == "list" else None
     return Ask(question, kind, years, count, slot_noun(question), content,
-               tuple(y for y in dated_years(question) if y in years), focus(question),
+               tuple(y for y in dated if y in years), focus(question),
                bool(WANTS_PERCENT.search(question)),
                kind == "date" and bool(EXACT_DATE.search(question)),
                kind == "person" and bool(WHO_SUBJECT.search(question)),
