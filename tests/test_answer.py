@@ -552,6 +552,10 @@ def test_a_cell_value_with_its_unit(value: str, unit: str, shown: str) -> None:
          "sail repair, and rigging.", {3, 4}),
         ("The ferry runs daily, weather permitting.", set()),  # two parts are no list
         ("We met, and talked.", set()),
+        # one comma, announced by a colon: the last part holds the last two items
+        ("The trust has three aims: cleaner water, more wildlife and safer banks.", {3}),
+        ("The trust met twice, in May and in June.", set()),  # no colon: a clause, no list
+        ("Its aim: cleaner water, year after year.", set()),
     ],
 )  # fmt: skip
 def test_inline_enumeration_sizes(sentence: str, sizes: set[int]) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from assistant import Assistant
 from assistant.answer.validate import Answer, Citation
+from assistant.ingest.load import document_text
 from assistant.settings import Settings
 from assistant.surfaces import chatview as cv
 
@@ -65,7 +66,7 @@ def test_find_citation_and_viewer(tmp_path: Path) -> None:
         cv.find_citation(answers, "0-1") == c and cv.find_citation(answers, "cite-0-r2").number == 2
     )
     assert cv.find_citation(answers, "5-1") is None and cv.find_citation(answers, "junk") is None
-    viewer = cv.viewer_html(c, cv.document_text(tmp_path, "a.txt"))
+    viewer = cv.viewer_html(c, document_text(tmp_path, "a.txt"))
     match = re.search(rf"<mark id='{cv.HIGHLIGHT_ID}' class='quote'>(.*?)</mark>", viewer)
     assert match and match.group(1) == "Dogs &lt;bark&gt; loudly."
     assert "changed since it was indexed" in cv.viewer_html(c, "different text")

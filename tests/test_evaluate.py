@@ -170,3 +170,22 @@ def test_tied_figures_and_first_sentence() -> None:
         first_sentence("It has two items: A [1]; B [2]. It opens: C.")
         == "It has two items: A [1]; B [2]."
     )
+
+
+def test_an_html_quote_is_placed_in_the_text_as_loaded(
+    hash_settings: Settings, corpus_copy: Path
+) -> None:
+    """Passages' offsets are into the extracted text; a quote found in the raw HTML file sits
+    further on (the markup before it), so it overlapped no passage and hit@k read 'none'."""
+    (corpus_copy / "pier.html").write_text(
+        "<html><head><title>Pier notice</title><style>p {color: red}</style></head><body>"
+        "<h1>Pier notice</h1><p>The ferry pier at Ostmark reopens on 3 May 2031.</p>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    bot = Assistant(hash_settings)
+    case = Case(id="pier", question="When does the ferry pier at Ostmark reopen?",
+                answers=["3 May 2031"], source="pier.html",
+                quote="The ferry pier at Ostmark reopens on 3 May 2031.", kind="date", split="test")  # fmt: skip
+    (result,) = run_cases(bot, [case])
+    assert result.hit_rank is not None and result.cited_support

@@ -220,3 +220,28 @@ def test_rows_of_one_table_are_capped(ranked: list[str], k: int, cap: int, top: 
         return {"kind": "table_row", "source": "r.txt", "heading": f"Table {chunk_id[0]}"}
 
     assert _capped(ranked, k, [metadata(c) for c in ranked], cap) == top
+
+
+def test_an_index_from_an_older_chunker_is_rewritten_without_embedding(
+    hash_settings: Settings,
+) -> None:
+    """Chunk ids hash the embedded text only: an older chunker's list record or span under the
+    same id must not be kept because every id matches. Its index has no digest (or another
+    one); the next run rewrites the records and reuses every vector."""
+    from dataclasses import replace
+
+    bot = Assistant(hash_settings, build_if_missing=False)
+    first = bot.index()
+    active = bot.store.active()
+    assert active is not None and active.digest
+    collection = bot.store.collection(active.collection)
+    stored = collection.get(where={"kind": "list"}, include=["metadatas"])
+    chunk_id, metadata = stored["ids"][0], stored["metadatas"][0]
+    collection.update(ids=[chunk_id], metadatas=[{**metadata, "record": '{"items": []}'}])
+    bot.store.activate(replace(active, digest=""))  # as an older release wrote it
+
+    again = bot.index()
+    assert again.changed and again.added == 0 and again.reused == first.chunks
+    fresh = bot.store.collection(again.collection).get(ids=[chunk_id], include=["metadatas"])
+    assert fresh["metadatas"][0]["record"] == metadata["record"]
+    assert not bot.index().changed  # and then it is up to date

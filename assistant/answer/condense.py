@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from assistant.answer.question import MONTHS, asked_years, question_terms
+from assistant.answer.question import MONTHS, asked_years, content_terms
 from assistant.text import terms
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ def merge(previous: str, follow_up: str) -> str:
     question = follow_up.strip()
     if re.match(r"^\s*(why|how so)\b", question, re.I):
         rest = question.rstrip("?").split(maxsplit=1)[1:] or [""]
-        return f"Why: {base}?" if not set(terms(rest[0])) - question_terms() else question
+        return f"Why: {base}?" if not content_terms(rest[0]) else question
     question = _years_away(base, _CONTINUATION.sub("", question).strip())
     if _FRAME.match(question) or (_WH.search(question) and _pointers(question)):
         return _framed(base, _same_time(base, question))
@@ -224,7 +224,7 @@ def merge(previous: str, follow_up: str) -> str:
     while len(words) > 1 and words[-1].lower() in NOT_TOPIC and words[-1].lower() in base.lower():
         words.pop()  # "the water targets" after "the energy targets": "targets" is there already
     rest = " ".join(words)
-    if not set(terms(rest)) - question_terms() - set(terms(" ".join(NOT_TOPIC))):
+    if not set(content_terms(rest)) - set(terms(" ".join(NOT_TOPIC))):
         rest = ""  # "What about the 2025 target?": only the year changes
     asked = asked_years(base + "?")
     if years and asked:

@@ -375,6 +375,8 @@ def enumeration_sizes(text: str) -> frozenset[int]:
     an item holds "and" ("growth and adjustment, government and market"). Three items at
     least: two parts are no list."""
     parts = [p for p in _LIST_SEPARATOR.split(text.strip().rstrip(".")) if p.strip()]
+    if len(parts) == 2 and ":" in parts[0] and re.search(r"\s(?:and|or)\s", parts[1]):
+        return frozenset({3})  # announced by a colon: "three aims: a, b and c"
     if len(parts) < 3:
         return frozenset()
     ends = [i for i in range(1, len(parts)) if _LAST_ITEM.match(parts[i])]

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.text import terms
+from assistant.text import synonym, terms
 
 AnswerType = str  # one of ANSWER_TYPES
 
@@ -81,6 +81,8 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
         "number",
         r"\b(19|20)\d\d\b.*\b(target|value|figure|rate|ratio|level|index|share|proportion)\b",
     ),
+    # "who are the members ...?": the people (or bodies) of a group, one list
+    ("list", r"^\s*who (are|were) (the|its|their) ([\w\-']+ ){0,2}(members|partners|trustees|directors|founders|winners|signatories|shareholders|owners)\b"),
     ("person", r"\b(who|whom|whose)\b"),
     (
         "person",
@@ -255,8 +257,15 @@ QUESTION_WORDS = """
 
 @lru_cache(maxsize=1)
 def question_terms() -> frozenset[str]:
-    """QUESTION_WORDS as terms; made on first use, so importing loads no stemmer."""
-    return frozenset(terms(QUESTION_WORDS))
+    """QUESTION_WORDS as terms before synonyms (made on first use, so importing loads no
+    stemmer): "target" frames a table question ("the 2020 target for X"), but its synonym
+    "aims" names what is asked ("the three aims of the plan")."""
+    return frozenset(terms(QUESTION_WORDS, synonyms=False))
+
+
+def content_terms(text: str) -> list[str]:
+    """The text's terms without question words, each read as its synonym group."""
+    return [synonym(t) for t in terms(text, synonyms=False) if t not in question_terms()]
 
 
 @dataclass(frozen=True)
@@ -370,7 +379,7 @@ def focus(question: str) -> tuple[str, ...]:
             if pattern is FOCUS[0] and plural is not None:
                 said = said[: plural + 1]
             words = [w for w in said if w.lower() not in FOCUS_STOP]
-            found = tuple(t for t in terms(" ".join(words)) if t not in question_terms())
+            found = tuple(content_terms(" ".join(words)))
             if found:
                 return found
     return ()
@@ -380,9 +389,7 @@ def names(question: str) -> tuple[str, ...]:
     """Terms of the capitalised words after the question's first word: the names it gives
     ("Who curated the *Ice and Iron* exhibition?"), which an answer must be about."""
     capitalised = re.findall(r"(?<=\s)[A-Z][\w\-']*", question)
-    return tuple(
-        t for t in dict.fromkeys(terms(" ".join(capitalised))) if t not in question_terms()
-    )
+    return tuple(dict.fromkeys(content_terms(" ".join(capitalised))))
 
 
 @lru_cache(maxsize=4096)
@@ -392,9 +399,8 @@ def analyse(question: str) -> Ask:
     dated = dated_years(question)
     dating = date_words(question, dated)
     content = tuple(
-        t for t in dict.fromkeys(terms(question))
-        if t not in question_terms() and t not in years and t not in dating
-    )  # fmt: skip
+        t for t in dict.fromkeys(content_terms(question)) if t not in years and t not in dating
+    )
     count = asked_count(question) if kind == "list" else None
     return Ask(question, kind, years, count, slot_noun(question), content,
                tuple(y for y in dated if y in years), focus(question),

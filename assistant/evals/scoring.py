@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.answer.validate import FIGURE, Answer, claims, figures, ungrounded_figures
+from assistant.ingest.load import document_text
 
 KINDS = ("number", "table", "name", "date", "list", "definition", "paraphrase", "multi_doc",
          "follow_up", "unanswerable")  # fmt: skip
@@ -213,7 +214,8 @@ def run_cases(bot: Any, cases: Iterable[Case], k: int = 5,
 
     def read(source: str) -> str:
         if source not in texts:
-            texts[source] = (bot.settings.corpus_dir / source).read_text(encoding="utf-8")
+            # the text as loaded: the passages' offsets are into it (an HTML file's are not)
+            texts[source] = document_text(bot.settings.corpus_dir, source)
         return texts[source]
 
     results = []

@@ -197,6 +197,15 @@ def load_file(path: Path, source: str, meta: dict[str, str]) -> SourceDocument:
     )
 
 
+def document_text(corpus_dir: Path, source: str) -> str:
+    """The document as the index saw it, so that citation offsets line up (for HTML, PDF and
+    .docx that is the extracted text, not the file)."""
+    path = (corpus_dir / source).resolve()
+    if corpus_dir.resolve() not in path.parents:
+        raise LoadError("outside the corpus")
+    return load_file(path, source, {}).text
+
+
 def corpus_files(corpus_dir: Path, exclude: tuple[str, ...]) -> list[Path]:
     """Every file under the corpus folder that is not excluded, in a stable order."""
     files = []

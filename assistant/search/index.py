@@ -10,6 +10,8 @@ by the next run.
 from __future__ import annotations
 
 import calendar
+import hashlib
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -81,6 +83,17 @@ def chunk_metadata(chunk: Chunk, document: SourceDocument) -> dict[str, Any]:
     if chunk.record:
         metadata["record"] = chunk.record
     return metadata
+
+
+def chunks_digest(chunks: list[Chunk], docs: dict[str, SourceDocument]) -> str:
+    """What the collection holds beside the vectors. An index whose chunk ids all match but
+    whose digest does not (built by an older chunker: a list record or a span changed, the
+    embedded text did not) is rewritten, reusing every vector."""
+    digest = hashlib.sha256()
+    for c in chunks:
+        entry = [c.id, c.passage, chunk_metadata(c, docs[c.source])]
+        digest.update(json.dumps(entry, sort_keys=True, ensure_ascii=False).encode())
+    return digest.hexdigest()[:32]
 
 
 def chunk_corpus(
@@ -170,7 +183,9 @@ def _build(
         old_ids = store.ids(active.collection)
     new_ids = {c.id for c in chunks}
     infos = _infos(docs, per_doc, active)
-    if active is not None and not rebuild and old_ids == new_ids and active.documents == infos:
+    digest = chunks_digest(chunks, docs)
+    if (active is not None and not rebuild and old_ids == new_ids and active.documents == infos
+            and active.digest == digest):  # fmt: skip
         return IndexReport(len(docs), len(chunks), 0, 0, len(chunks), tuple(skipped),
                            time.perf_counter() - began, active.collection, changed=False)  # fmt: skip
 
@@ -194,10 +209,11 @@ def _build(
         chunks = [c for c in chunks if c.source not in failed]
         docs = {k: v for k, v in docs.items() if k not in failed}
         infos = _infos(docs, per_doc, active)
+        digest = chunks_digest(chunks, docs)
 
     lock.confirm()
     store.activate(IndexVersion(collection=name, created=datetime.now(UTC).isoformat(timespec="seconds"),
-                                embedder=embeddings.name, documents=infos))  # fmt: skip
+                                embedder=embeddings.name, documents=infos, digest=digest))  # fmt: skip
     store.drop_inactive()
     store.remove_orphan_files()
     return IndexReport(

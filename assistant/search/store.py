@@ -64,6 +64,9 @@ class IndexVersion:
     created: str
     embedder: str
     documents: tuple[DocumentInfo, ...] = field(default_factory=tuple)
+    # A hash of every chunk's id, text and metadata: chunk ids hash only the embedded text,
+    # so a newer chunker may change a list record or a span under the same ids.
+    digest: str = ""
 
     @property
     def chunk_count(self) -> int:

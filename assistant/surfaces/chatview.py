@@ -25,7 +25,6 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from assistant.answer.validate import Answer, Citation
-from assistant.ingest.load import LoadError, load_file
 
 HIGHLIGHT_ID = "assistant-highlight"
 _MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -119,14 +118,6 @@ def find_citation(answers: list[dict[str, Any]], key: str) -> Citation | None:
     items = answers[turn]["related" if related else "citations"]
     found = next((c for c in items if c["number"] == number), None)
     return Citation(**found) if found else None
-
-
-def document_text(corpus_dir: Path, source: str) -> str:
-    """The document as the index saw it, so that citation offsets line up."""
-    path = (corpus_dir / source).resolve()
-    if corpus_dir.resolve() not in path.parents:
-        raise LoadError("outside the corpus")
-    return load_file(path, source, {}).text
 
 
 def viewer_html(c: Citation, text: str) -> str:

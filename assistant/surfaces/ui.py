@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from assistant.assistant import InvalidQuestion
 from assistant.documents import DocumentManager, Job, Metadata, Upload, UploadRejected
-from assistant.ingest.load import read_examples
+from assistant.ingest.load import LoadError, document_text, read_examples
 from assistant.search.retrieve import Filters, IndexMissing
 from assistant.surfaces import chatview
 
@@ -305,9 +305,9 @@ class ChatHandlers:
             return "<div class='viewer-error'>That source is not part of this conversation.</div>"
         try:
             return chatview.viewer_html(
-                citation, chatview.document_text(self.bot.settings.corpus_dir, citation.source)
+                citation, document_text(self.bot.settings.corpus_dir, citation.source)
             )
-        except (OSError, chatview.LoadError) as exc:
+        except (OSError, LoadError) as exc:
             problem = chatview.text_html(f"Cannot open {citation.source}: {exc}")
             return f"<div class='viewer-error'>{problem}</div>"
 
