@@ -427,8 +427,20 @@ def test_a_sentence_pointing_back_brings_the_one_before() -> None:
     text = ("The board is chaired by Dr Ada Marsh, the medical director. Its other members are "
             "the chief nurse and two patient representatives chosen each year.")  # fmt: skip
     found = units([_doc(text)])
-    assert extend(found, 1, [_doc(text)], back=True).display == " ".join(text.split())
+    asked = ("member", "board")  # "Who are the members of the board?"
+    assert extend(found, 1, [_doc(text)], back=asked).display == " ".join(text.split())
     assert extend(found, 1, [_doc(text)]).display == found[1].display  # not asked for a list
+
+
+def test_a_list_sentence_pointing_back_keeps_it_first_when_the_one_before_adds_nothing() -> None:
+    """ "Which four tides must be balanced?": "This means balancing ..." lists them itself; the
+    sentence before names nothing asked, and the answer must open with the list."""
+    from assistant.answer.evidence import extend, units
+
+    text = ("The root cause is a shortage of skilled crews in the smaller ports. This means "
+            "balancing spring and neap, ebb and flood, day and night, calm and storm.")  # fmt: skip
+    found = units([_doc(text)])
+    assert extend(found, 1, [_doc(text)], back=("four", "tide", "balanc")).display == found[1].display
 
 
 @pytest.mark.parametrize(

@@ -162,6 +162,11 @@ def test_markdown_headings_nest() -> None:
     [
         ("Updated: Oct 21,2017 7:15 AM China Daily", False),  # a dateline is text to quote
         ("Source: Harbour Authority press office", False),
+        ("Interview by Jonas Whitcombe for Harvest Quarterly, published 6 October 2026", False),
+        ("By Ana Ruiz, harbour correspondent", False),
+        ("Words and photos by Lee Okoro", False),
+        ("By the old harbour wall", True),  # no name after "By": a title
+        ("Standing by the harbour plan", True),
         ("Fresh impetus for the harbour plan", True),
         ("Harbour plan: what changes in 2026", True),
     ],

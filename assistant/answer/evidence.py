@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -325,17 +325,21 @@ def units(passages: Sequence[Document]) -> list[Unit]:
     return out
 
 
-def extend(found: list[Unit], i: int, passages: Sequence[Document], back: bool = False) -> Unit:
+def extend(found: list[Unit], i: int, passages: Sequence[Document],
+           back: Collection[str] = ()) -> Unit:  # fmt: skip
     """Join the next sentence when it continues this one: this one is short or ends in a
     colon, or the next opens by pointing back ("They ...", "These ..."). With `back` (a list
-    is asked for), a sentence that itself opens by pointing back ("Its other members are
-    ...") is joined to the one before, which names what the members are of."""
+    is asked for: the question's terms), a sentence that itself opens by pointing back ("Its
+    other members are ...") is joined to the one before when that one names something asked
+    that this one does not (the board the members are of); otherwise the answer would open
+    with a sentence that is not the answer."""
     unit = found[i]
     if unit.kind != "text":
         return unit
-    pointing = back and POINTS_BACK.match(unit.display)
-    if pointing and i > 0 and found[i - 1].passage == unit.passage:
-        unit = _joined(found[i - 1], unit, passages)
+    if back and i > 0 and found[i - 1].passage == unit.passage and POINTS_BACK.match(unit.display):
+        before = found[i - 1]
+        if (set(back) & term_set(before.display)) - term_set(unit.display):
+            unit = _joined(before, unit, passages)
     if i + 1 >= len(found) or found[i + 1].passage != unit.passage:
         return unit
     following = found[i + 1]

@@ -199,7 +199,7 @@ class ExtractiveAnswerer:
         listed = listed or compose.introduced_list(found[best], passages)
         # The features read the text the answer will quote: a short sentence is joined to the
         # next one (a title to its byline), so what fills the slot may be in the next one.
-        quoted = evidence.extend(found, best, passages, ask.answer_type == "list")
+        quoted = evidence.extend(found, best, passages, _list_terms(ask, weighted))
         features = evidence.features(ask, quoted, float(scored[best]), passages, weighted)
         if any(evidence.counted_near(ask, found[i].display) for i in picks):
             features["count_far"] = 0.0  # the count is in a sentence that goes with the best
@@ -254,7 +254,7 @@ class ExtractiveAnswerer:
                 return compose.Refusal(cell.reason, best.passage)
             if cell is not None:
                 return cell
-        first = evidence.extend(found, part.picks[0], passages, part.ask.answer_type == "list")
+        first = evidence.extend(found, part.picks[0], passages, _list_terms(part.ask, part.weighted))
         chosen = [(first, compose.core(part.ask, first))]
         sources = {self._source(passages, best)}
         for i in part.picks[1:]:
@@ -312,6 +312,11 @@ class ExtractiveAnswerer:
 QUOTES = "\"'“”‘’()"
 TOPIC_GLUE = frozenset("of for and the in on to & a an".split())  # noqa: SIM905
 AUX = frozenset("is are was were do does did will would should can could has have had be".split())  # noqa: SIM905
+
+
+def _list_terms(ask: Ask, weighted: dict[str, float]) -> tuple[str, ...]:
+    """The terms a list answer's sentence before may add (see `evidence.extend`)."""
+    return tuple(weighted) if ask.answer_type == "list" else ()
 
 
 def _missing_filler(ask: Ask) -> str:

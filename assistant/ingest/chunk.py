@@ -33,6 +33,10 @@ _PAREN = re.compile(r"^\((?P<label>\d{1,2})\)\s*(?P<title>\S.*)$")
 _BOX = re.compile(r"^Box\s+\d+\b\s*(?P<title>.*)$")
 _QUESTION = re.compile(r"^(?P<who>[A-Z][A-Za-z .]{1,30}?)\s*:\s*(?P<q>.+\?)\s*$")
 _LABELLED = re.compile(r"^[A-Z][a-z]+:\s")  # "Updated: ...", "Source: ..."
+# A byline ("By Ana Ruiz", "Interview by Jonas Whitcombe for ...", "..., published 6 May 2026")
+_BYLINE = re.compile(
+    r"^(?:By|[A-Z][a-z]+(?: and [a-z]+)? by) [A-Z][a-z]|\b(?:published|posted|updated) (?:on )?\d"
+)
 _YEARLIKE = re.compile(r"^\(?\d{4}\)?$|^[\d.,%\-–—_ ]+$")
 
 MAX_HEADING_WORDS = 14
@@ -101,13 +105,14 @@ def _lines(text: str) -> list[_Line]:
 
 def _looks_like_title(line: _Line, following: _Line | None) -> bool:
     """A short capitalised line with no closing punctuation, followed by a longer paragraph.
-    A label and its value ("Updated: Oct 21, 2017 7:15 AM") is a dateline, not a title."""
+    A label and its value ("Updated: Oct 21, 2017 7:15 AM") is a dateline and "Interview by
+    ..." a byline, not a title: text to quote ("who wrote it?")."""
     text = line.text
     if not (2 <= line.words <= MAX_HEADING_WORDS) or not text[0].isupper():
         return False
     if text[-1] in ".,;:!?" or "|" in text or "\t" in text or _YEARLIKE.match(text):
         return False
-    if _LABELLED.match(text):
+    if _LABELLED.match(text) or _BYLINE.search(text):
         return False
     return following is not None and following.words > line.words + 8
 
