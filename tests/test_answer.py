@@ -663,3 +663,45 @@ def test_the_answer_keeps_the_clause_that_holds_the_asked_words(question: str, k
     quoted = core(analyse(question), Unit(1, Span(0, len(text), text), text, "")).text
     assert kept in quoted
     assert not cut or cut not in quoted
+
+
+@pytest.mark.parametrize(
+    ("question", "before", "sentence", "other"),
+    [
+        ("How many stops will the extended Tram Line 1 have?",
+         "Tram Line 3 is the largest project in the plan.",
+         "The line will be 8.7 kilometres long with 14 stops.", "Line 1"),
+        ("How many stops will Tram Line 3 have?",
+         "Tram Line 3 is the largest project in the plan.",
+         "The line will be 8.7 kilometres long with 14 stops.", ""),
+        # both named: the sentence may be about either, no veto
+        ("How many stops will Tram Line 1 have?",
+         "Tram Line 1 and Tram Line 3 share a depot.", "The line will have 14 stops.", ""),
+        ("What does Phase 2 cost?", "Phase 1 was finished in May.",
+         "It cost 4 million crowns.", "Phase 2"),
+        ("What does Phase II cost?", "Phase I was finished in May.",
+         "It cost 4 million crowns.", "Phase II"),
+        # a year is no number of a name; a question without a numbered name is never vetoed
+        ("What will Made in China 2025 cost?", "Made in China 2035 follows it.",
+         "It will cost 4 billion yuan.", ""),
+        ("How many stops will the tram have?", "Tram Line 3 is the largest project.",
+         "The line will have 14 stops.", ""),
+    ],
+)  # fmt: skip
+def test_a_numbered_name_must_be_the_one_asked(question: str, before: str, sentence: str,
+                                               other: str) -> None:  # fmt: skip
+    from assistant.answer.evidence import other_numbered, units
+    from assistant.answer.question import analyse
+
+    doc = _doc(f"{before} {sentence}")
+    found = units([doc])
+    assert other_numbered(analyse(question), found[-1], [doc]) == other
+
+
+def test_a_figure_about_another_numbered_thing_is_refused() -> None:
+    """A confident figure for the wrong line is worse than a refusal."""
+    draft = _answerer().answer(
+        "How many stops will Tram Line 1 have?",
+        [_doc("The plan builds Tram Line 3. Tram Line 3 will have 14 stops.")],
+    )
+    assert draft.abstained and "give it for another line, not Line 1" in draft.reason

@@ -161,6 +161,7 @@ FEATURES = (
     "count_far",
     "members_missing",
     "figure_hedged",
+    "numbered_other",
 )
 ABOUT_ROW = 0.5  # share of the question's weighted terms a table row's label must hold
 UNRELATED_ROW = 0.3  # ... and below which (columns' names included) it is about something else
@@ -502,6 +503,29 @@ def hedged_only(ask: Ask, text: str) -> bool:
     )
 
 
+# A name with a number: "Tram Line 1", "Phase 2", "Box 4", "Step III" (no year: "China 2025").
+NUMBERED_NAME = re.compile(r"\b([A-Z][a-z]+)\s+(\d{1,3}|[IVX]{1,4})\b(?![.,:]?\d)")
+BEFORE_CHARS = 300  # how far back in its passage a sentence's subject is looked for
+
+
+def other_numbered(ask: Ask, unit: Unit, passages: Sequence[Document]) -> str:
+    """The question's numbered name ("Line 1") when the unit, read with its heading and what
+    comes before it in its passage, names that name only with another number ("Tram Line 3
+    is the largest project. The line will have 14 stops."): its figures are about the other
+    one. '' when the question names none, or the unit names the one asked."""
+    asked = [(m.group(0), m.group(1).lower(), m.group(2)) for m in NUMBERED_NAME.finditer(ask.text)]
+    if not asked or unit.kind != "text":
+        return ""
+    whole = passage_span(passages[unit.passage - 1])
+    before = whole.text[: max(0, unit.span.start - whole.start)][-BEFORE_CHARS:]
+    near = {(w.lower(), n) for w, n in NUMBERED_NAME.findall(f"{unit.context} {before} {unit.display}")}
+    for said, word, number in asked:
+        numbers = {n for w, n in near if w == word}
+        if numbers and number not in numbers:
+            return said
+    return ""
+
+
 def counted_near(ask: Ask, text: str) -> bool:
     """For "how many X", a figure stands within a few words of X ("three weeks" does not
     count laptops); other questions need nothing here."""
@@ -657,6 +681,7 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
         "count_far": 1.0 if unit.kind == "text" and not counted_near(ask, unit.display) else 0.0,
         "members_missing": 1.0 if unit.kind == "text" and counted_only(ask, unit.display) else 0.0,
         "figure_hedged": 1.0 if unit.kind == "text" and hedged_only(ask, unit.display) else 0.0,
+        "numbered_other": 1.0 if other_numbered(ask, unit, passages) else 0.0,
         "bias": 1.0,
         "best": score,
         "coverage_unit": coverage(weighted, f"{unit.context} {unit.display} {unit.notes}"),

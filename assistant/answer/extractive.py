@@ -41,8 +41,8 @@ def _unfilled(part: Part) -> bool:
     """A date (an exact one, when asked "exactly"), an amount of money or, for "who chairs
     ...?", a person is asked and the evidence holds none that the question does not already
     give, or a named kind of body ("which *university*") or place ("in
-    which *city*") is asked and the evidence names none: the documents do not say, whatever
-    else matches."""
+    which *city*") is asked and the evidence names none, or the evidence is about another
+    numbered thing ("Line 3" for "Line 1"): the documents do not say, whatever else matches."""
     ask = part.ask
     strict = (
         ask.answer_type in STRICT_TYPES
@@ -56,6 +56,7 @@ def _unfilled(part: Part) -> bool:
         or part.features["count_far"]
         or part.features["members_missing"]
         or part.features["figure_hedged"]
+        or part.features["numbered_other"]
     )
 
 
@@ -277,7 +278,10 @@ class ExtractiveAnswerer:
         f = part.features
         no_filler = bool(f["filler_missing"]) and part.ask.answer_type in MISSING_WHAT
         noun = part.ask.slot_noun
-        if f["members_missing"]:
+        if f["numbered_other"]:
+            said = evidence.other_numbered(part.ask, unit, passages)
+            what = f"give it for another {said.split()[0].lower()}, not {said}"
+        elif f["members_missing"]:
             what = f"say how many {noun}, not which"  # what refused it comes first
         elif f["figure_hedged"]:
             what = "give no exact figure for it"
