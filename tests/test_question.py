@@ -50,6 +50,7 @@ from assistant.answer.question import analyse, answer_type, asked_count, asked_y
         ("When was the harbour opened?", "date"),
         ("Where does the port rank among European ports?", "other"),  # a rank, not a place
         ("Where is the new terminal?", "place"),
+        ("What sum was put into the harbour fund when it was set up?", "money"),
         ("Who are the members of the harbour board?", "list"),
         ("Who were the trust's founders?", "list"),
         ("Who is the chair of the harbour board?", "person"),

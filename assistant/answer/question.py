@@ -47,7 +47,7 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
         "list",
         r"^\s*(what|which) (?!(percentage|proportion|share|rate|ratio|number|amount|value|level|figure|year|date|kind|type)\b)([\w\-]+ ){0,4}[\w\-]+(s|ies)\b( (at|in|of|on|for|from|under) (the |its |their )?([\w\-']+ ){0,2}[\w\-']+)? (do|does|did|are|were|will|should|fall|have|has|belong)\b",
     ),
-    ("money", r"\bhow much (money|funding|funds?|investment|capital|budget)\b"),
+    ("money", r"\bhow much (money|funding|funds?|investment|capital|budget)\b|\bwhat sum\b"),
     ("money", r"\bwhat (is|was|are|were) the (budget|funding|cost|price|investment|capital)\b"),
     (
         "money",
