@@ -100,13 +100,24 @@ def terms(text: str, synonyms: bool = True) -> list[str]:
     Snowball-stemmed, and (with `synonyms`) a close synonym read as its group's first word
     (see SYNONYMS). Keyword search ranks without synonyms: merging them there moves
     passages that the question's own words find best."""
-    found = [_term(w) for w in words(text) if w not in STOPWORDS and w]
-    return [synonym(t) for t in found] if synonyms else found
+    kept = [w for w in words(text) if w not in STOPWORDS and w]
+    if not synonyms:
+        return [_term(w) for w in kept]
+    return [_read_as(w) for w in kept]
 
 
 @functools.lru_cache(maxsize=200_000)
 def _term(word: str) -> str:
     return stem(normalise_spelling(word))
+
+
+@functools.lru_cache(maxsize=200_000)
+def _read_as(word: str) -> str:
+    """The word's term as the answerer reads it: its synonym group's, unless it is an agent
+    noun its group does not list (see _AGENT_NOUN)."""
+    if _AGENT_NOUN.search(word) and word not in _synonym_words():
+        return _term(word)
+    return synonym(_term(word))
 
 
 def synonym(term: str) -> str:
@@ -136,6 +147,16 @@ buy buys bought purchase purchases purchased
 laboratory laboratories lab labs
 approve approves approved approval ratify ratifies ratified
 """
+
+
+# A noun for a doer or a device shares its verb's stem but not its sense: "RV reducers"
+# cut nothing, "leaders" are not "heads" (unless its group lists it: "workers").
+_AGENT_NOUN = re.compile(r"(?:er|or)s?$")
+
+
+@functools.cache
+def _synonym_words() -> frozenset[str]:
+    return frozenset(SYNONYMS.split())
 
 
 @functools.cache

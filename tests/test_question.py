@@ -546,6 +546,8 @@ def test_a_figure_asked_exactly_is_not_a_bound(question: str, text: str, hedged:
         ("the harbour", "the harbor", True),
         ("four hours", "for hours", False),  # "four" and "hour" are no "-our" spellings
         ("firm", "farm", False),
+        ("RV reducers", "RV cuts", False),  # a device, not a fall
+        ("workers", "staff", True),  # listed in its group
     ],
 )  # fmt: skip
 def test_close_synonyms_meet_in_one_term(a: str, b: str, same: bool) -> None:
