@@ -149,8 +149,8 @@ approve approves approved approval ratify ratifies ratified
 """
 
 
-# A noun for a doer or a device shares its verb's stem but not its sense: "RV reducers"
-# cut nothing, "leaders" are not "heads" (unless its group lists it: "workers").
+# A noun for a doer or a device may share its verb's stem but not its sense: "RV reducers"
+# cut nothing, "purchasers" are no purchase (unless its group lists it: "workers").
 _AGENT_NOUN = re.compile(r"(?:er|or)s?$")
 
 

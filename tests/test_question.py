@@ -547,6 +547,7 @@ def test_a_figure_asked_exactly_is_not_a_bound(question: str, text: str, hedged:
         ("four hours", "for hours", False),  # "four" and "hour" are no "-our" spellings
         ("firm", "farm", False),
         ("RV reducers", "RV cuts", False),  # a device, not a fall
+        ("purchasers", "buyers", False),  # a doer, not a purchase
         ("workers", "staff", True),  # listed in its group
     ],
 )  # fmt: skip
