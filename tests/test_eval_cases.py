@@ -55,7 +55,7 @@ def test_kinds_and_splits() -> None:
 
 
 @pytest.mark.parametrize(
-    "folder", ["holdout2", "holdout3", "holdout4", "dev3", "dev4", "dev5", "dev6", "dev10"]
+    "folder", ["holdout2", "holdout3", "holdout4", "dev3", "dev4", "dev5", "dev6", "dev10", "holdout5"]
 )
 def test_case_sets_on_other_documents_are_well_formed(folder: str) -> None:
     """Each set's own checker: quotes found in their sources, answers in their quotes."""
