@@ -383,6 +383,9 @@ def test_calendar_is_no_slot_noun() -> None:
         ("Who runs the island ferries?", "agent"),  # a company may run them
         ("Who leads the dredging works?", "agent"),  # "leads" is read as "heads" elsewhere
         ("Whose consent delayed the works?", "agent"),
+        ("Under whose coordination are the agencies working?", "agent"),  # no "coordinator"
+        ("Under whose management is the harbour?", "agent"),  # no "manager"
+        ("Who is the harbour's manager?", "person"),
         ("Which official signed the order?", "person"),  # a typed slot noun decides
         ("Which contractor will dredge the channel?", "organisation"),
         ("In which city is the alliance based?", "city"),  # a country is no answer

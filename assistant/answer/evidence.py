@@ -34,6 +34,7 @@ from assistant.answer.question import (
 )
 from assistant.answer.validate import passage_span
 from assistant.text import POINTS_BACK, Span, split_sentences, strip_superscripts, terms
+from assistant.text import words as text_words
 
 Idf = Callable[[str], float]
 WEIGHTS_FILE = Path(__file__).with_name("answerer_weights.json")
@@ -238,7 +239,10 @@ def filler_type(ask: Ask) -> str:
         return "any"
     # "Who is the director ...?", "Who chairs ...?" ask for a person; "Who runs ...?" may
     # be answered by a body.
-    said = frozenset(terms(ask.text, synonyms=False))  # "leads" is no "head" here
+    # "leads" is no "head" here, and an action is no role ("coordination" shares the stem
+    # of "coordinator", "management" that of "manager")
+    doing = " ".join(w for w in text_words(ask.text) if not ACTION_NOUN.search(w))
+    said = frozenset(terms(doing, synonyms=False))
     return "person" if said & role_terms() else "agent"
 
 
@@ -246,6 +250,9 @@ def slot_type(ask: Ask) -> str:
     """The kind of name a slot noun asks for ("which *bodies*": an organisation); none for
     "what kind of enterprises", which asks for a description."""
     return "" if KIND_OF.search(ask.text) else _SLOT_TYPE.get(ask.slot_noun, "")
+
+
+ACTION_NOUN = re.compile(r"(?:tion|sion|ment|ing)s?$")
 
 
 @lru_cache(maxsize=1)
