@@ -48,6 +48,11 @@ from assistant.answer.question import analyse, answer_type, asked_count, asked_y
         ("Did the harbour meet the deadline?", "other"),
         ("When relaxing rules, for which trades will permits change?", "other"),  # a condition, no date
         ("When was the harbour opened?", "date"),
+        ("When does a late ferry count as cancelled?", "definition"),  # a condition
+        ("When is a vessel regarded as abandoned?", "definition"),
+        ("When does the port count a ship as late?", "definition"),
+        ("When was the ferry counted as the fleet's flagship?", "definition"),
+        ("When will the ferry be replaced?", "date"),
         ("Where does the port rank among European ports?", "other"),  # a rank, not a place
         ("Where is the new terminal?", "place"),
         ("What sum was put into the harbour fund when it was set up?", "money"),

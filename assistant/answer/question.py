@@ -29,6 +29,8 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
         "definition",
         r"\b(what (is|are|was) (meant by|the (definition|meaning) of)|define|what does .+ (mean|stand for|refer to))\b",
     ),
+    # "When does an outage count as an interruption?" asks for the condition, not a date
+    ("definition", r"^\s*when (is|are|was|were|does|do|did|will|would) .+\b(counts?|counted|considered|regarded|treated|classed|classified|deemed)( [\w\-']+){0,3} as\b"),
     ("list", r"^\s*(list|name|enumerate|outline)\b(?! of)"),
     ("list", r"\bin what ways\b|\b(which|what) (kinds|types|sorts) of\b"),
     ("list", r"^\s*what (does|do|did) .+ (recommend|propose|suggest|call for)\s*\??\s*$"),
