@@ -134,6 +134,7 @@ def test_slot_noun(question: str, noun: str) -> None:
         ("person", "The ministry presided over the meeting.", False),
         ("place", "The centre is based in Beijing.", True),
         ("place", "The centre is based in the capital.", False),
+        ("place", "The park is in Jiangsu province.", True),  # a province in lower case
         ("organisation", "It is led by Tsinghua University.", True),
         ("organisation", "It is led by a group of enterprises.", False),
         ("definition", "Anything at all.", True),

@@ -100,7 +100,7 @@ FILLERS: dict[str, str] = {
     rf"\b(?i:{ROLES})(?: (?:of|for) (?:the )?[A-Z][\w\-]+(?: (?:and )?[A-Z][\w\-]+)*)?,\s+(?:Dr |Mr |Ms |Mrs |"
     r"Professor )?[A-Z][a-z]+ [A-Z][a-z'\-]+\b|\b[A-Z][a-z]+ [A-Z][a-z'\-]+,? who\b",
     "place": rf"{COUNTRIES}|"
-    r"\b[A-Z][a-z]+\s+(Province|City|Municipality|District|Prefecture|Region|County)\b|"
+    r"\b[A-Z][a-z]+\s+(Province|City|Municipality|District|Prefecture|Region|County|province|prefecture)\b|"
     r"\b(in|at|from|of)\s+(Beijing|Shanghai|Tianjin|Chongqing|Guangzhou|Shenzhen|Wuhan|Hangzhou|"
     r"Nanjing|Chengdu|Xi'an|Ningbo|Suzhou|Qingdao|Dalian|Shenyang|Harbin|Changsha|Hefei|Fujian|"
     r"Zhejiang|Jiangsu|Guangdong|Shandong|Hubei|Hunan|Sichuan|Hebei|Henan|Liaoning|[A-Z][a-z]+ Province)\b|"
