@@ -100,10 +100,14 @@ def terms(text: str, synonyms: bool = True) -> list[str]:
     Snowball-stemmed, and (with `synonyms`) a close synonym read as its group's first word
     (see SYNONYMS). Keyword search ranks without synonyms: merging them there moves
     passages that the question's own words find best."""
-    kept = [w for w in words(text) if w not in STOPWORDS and w]
-    if not synonyms:
-        return [_term(w) for w in kept]
-    return [_read_as(w) for w in kept]
+    return [read if synonyms else plain for plain, read in term_pairs(text)]
+
+
+def term_pairs(text: str) -> list[tuple[str, str]]:
+    """Each content word's term as written (stemmed) and as the answerer reads it (see
+    `terms`): keyword search ranks on the first, question words are removed by it, and
+    everything else in the answerer reads the second."""
+    return [(_term(w), _read_as(w)) for w in words(text) if w not in STOPWORDS and w]
 
 
 @functools.lru_cache(maxsize=200_000)

@@ -571,3 +571,13 @@ def test_keyword_search_keeps_the_words_apart() -> None:
     from assistant.text import terms
 
     assert terms("firms", synonyms=False) != terms("enterprises", synonyms=False)
+
+
+@pytest.mark.parametrize("text", ["RV reducers", "purchasers and workers", "the three aims"])
+def test_a_question_reads_its_words_as_documents_are_read(text: str) -> None:
+    """Question words aside, a question's terms are the ones its words get in a document
+    ('reducers' keeps its own term on both sides)."""
+    from assistant.answer.question import content_terms
+    from assistant.text import terms
+
+    assert content_terms(text) == terms(text)

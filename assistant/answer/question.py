@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.text import synonym, terms
+from assistant.text import term_pairs, terms
 
 AnswerType = str  # one of ANSWER_TYPES
 
@@ -267,7 +267,7 @@ def question_terms() -> frozenset[str]:
 
 def content_terms(text: str) -> list[str]:
     """The text's terms without question words, each read as its synonym group."""
-    return [synonym(t) for t in terms(text, synonyms=False) if t not in question_terms()]
+    return [read for plain, read in term_pairs(text) if plain not in question_terms()]
 
 
 @dataclass(frozen=True)

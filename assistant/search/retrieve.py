@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from assistant.cache import LRUCache
 from assistant.search.index import date_range
-from assistant.text import synonym, terms
+from assistant.text import term_pairs, terms
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -99,16 +99,14 @@ class KeywordIndex:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.ERROR)  # it logs every build at DEBUG
-        tokens = [
-            terms(r["metadata"].pop("embed_text", None) or r["document"], synonyms=False) or ["_"]
-            for r in records
-        ]
+        pairs = [term_pairs(r["metadata"].pop("embed_text", None) or r["document"]) for r in records]
+        tokens = [[plain for plain, _ in doc] or ["_"] for doc in pairs]
         model = bm25s.BM25()
         model.index(tokens, show_progress=False)
         n = len(records)
         df: dict[str, int] = {}
-        for doc_tokens in tokens:
-            for token in {synonym(t) for t in doc_tokens}:  # the answerer's terms
+        for doc in pairs:
+            for token in {read for _, read in doc}:  # the answerer's terms
                 df[token] = df.get(token, 0) + 1
         idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         return cls(
