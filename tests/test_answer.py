@@ -705,3 +705,15 @@ def test_a_figure_about_another_numbered_thing_is_refused() -> None:
         [_doc("The plan builds Tram Line 3. Tram Line 3 will have 14 stops.")],
     )
     assert draft.abstained and "give it for another line, not Line 1" in draft.reason
+
+
+def test_the_refusal_names_the_numbered_thing_the_quoted_text_is_about() -> None:
+    """The check reads the best sentence joined to the next ("... Phase 1 opens in June."),
+    so the refusal must read the same text (it once read the best sentence alone, found
+    nothing and crashed)."""
+    draft = _answerer().answer(
+        "How much will Phase 2 cost?",
+        [_doc("Each phase will cost 14.5 million pounds. Phase 1 opens in June. The orchard "
+              "is old and needs new fences along its whole northern edge.")],
+    )  # fmt: skip
+    assert draft.abstained and "give it for another phase, not Phase 2" in draft.reason

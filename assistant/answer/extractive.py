@@ -279,7 +279,9 @@ class ExtractiveAnswerer:
         no_filler = bool(f["filler_missing"]) and part.ask.answer_type in MISSING_WHAT
         noun = part.ask.slot_noun
         if f["numbered_other"]:
-            said = evidence.other_numbered(part.ask, unit, passages)
+            # the features read the quoted text, the best unit joined to the next (see _part)
+            quoted = evidence.extend(found, part.picks[0], passages, _list_terms(part.ask, part.weighted))
+            said = evidence.other_numbered(part.ask, quoted, passages)
             what = f"give it for another {said.split()[0].lower()}, not {said}"
         elif f["members_missing"]:
             what = f"say how many {noun}, not which"  # what refused it comes first
