@@ -66,7 +66,8 @@ class Part:
 
     ask: Ask
     picks: tuple[int, ...]  # unit indices, best first
-    features: dict[str, float]
+    quoted: Unit  # the best unit as the answer quotes it (joined to the next: see extend)
+    features: dict[str, float]  # read from `quoted`
     weighted: dict[str, float]
     list_passage: int | None = None
 
@@ -200,11 +201,12 @@ class ExtractiveAnswerer:
         listed = listed or compose.introduced_list(found[best], passages)
         # The features read the text the answer will quote: a short sentence is joined to the
         # next one (a title to its byline), so what fills the slot may be in the next one.
-        quoted = evidence.extend(found, best, passages, _list_terms(ask, weighted))
+        asked = tuple(weighted) if ask.answer_type == "list" else ()  # see evidence.extend
+        quoted = evidence.extend(found, best, passages, asked)
         features = evidence.features(ask, quoted, float(scored[best]), passages, weighted)
         if any(evidence.counted_near(ask, found[i].display) for i in picks):
             features["count_far"] = 0.0  # the count is in a sentence that goes with the best
-        return Part(ask, tuple(picks), features, weighted, listed)
+        return Part(ask, tuple(picks), quoted, features, weighted, listed)
 
     def confidence(self, parts: list[Part]) -> float:
         return evidence.confidence([p.features for p in parts], self.weights)
@@ -255,7 +257,7 @@ class ExtractiveAnswerer:
                 return compose.Refusal(cell.reason, best.passage)
             if cell is not None:
                 return cell
-        first = evidence.extend(found, part.picks[0], passages, _list_terms(part.ask, part.weighted))
+        first = part.quoted
         chosen = [(first, compose.core(part.ask, first))]
         sources = {self._source(passages, best)}
         for i in part.picks[1:]:
@@ -279,9 +281,7 @@ class ExtractiveAnswerer:
         no_filler = bool(f["filler_missing"]) and part.ask.answer_type in MISSING_WHAT
         noun = part.ask.slot_noun
         if f["numbered_other"]:
-            # the features read the quoted text, the best unit joined to the next (see _part)
-            quoted = evidence.extend(found, part.picks[0], passages, _list_terms(part.ask, part.weighted))
-            said = evidence.other_numbered(part.ask, quoted, passages)
+            said = evidence.other_numbered(part.ask, part.quoted, passages)  # as the features
             what = f"give it for another {said.split()[0].lower()}, not {said}"
         elif f["members_missing"]:
             what = f"say how many {noun}, not which"  # what refused it comes first
@@ -318,11 +318,6 @@ class ExtractiveAnswerer:
 QUOTES = "\"'“”‘’()"
 TOPIC_GLUE = frozenset("of for and the in on to & a an".split())  # noqa: SIM905
 AUX = frozenset("is are was were do does did will would should can could has have had be".split())  # noqa: SIM905
-
-
-def _list_terms(ask: Ask, weighted: dict[str, float]) -> tuple[str, ...]:
-    """The terms a list answer's sentence before may add (see `evidence.extend`)."""
-    return tuple(weighted) if ask.answer_type == "list" else ()
 
 
 def _missing_filler(ask: Ask) -> str:
