@@ -596,6 +596,18 @@ def test_a_counted_list_question_is_answered_by_the_sentence_that_lists_that_man
         assert item in draft.text
 
 
+def test_a_list_whose_items_name_the_asked_thing_beats_one_naming_it_once() -> None:
+    """ "Which three kinds of grain": the sentence whose items are grains is the list, not
+    the better-scoring one that lists three things, one of them grain."""
+    text = ("The farm trial will grow grain for the mill, hay for the herd, and flax for the "
+            "weavers. The trial plots will hold winter wheat grain, spring barley grain, and black "
+            "oat grain.")  # fmt: skip
+    draft = _answerer().answer("Which three kinds of grain will the farm trial grow?",
+                               [_doc(text)])  # fmt: skip
+    assert not draft.abstained
+    assert draft.text.startswith("The trial plots will hold winter wheat grain")
+
+
 @pytest.mark.parametrize(
     ("question", "list_title", "named"),
     [

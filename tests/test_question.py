@@ -299,6 +299,8 @@ def test_follow_up_detection(question: str, follow_up: bool) -> None:
         ("How many action guides belong to the plan?", ("action", "guid")),  # cut at the plural
         ("How many eco-friendly model industrial parks are there?", ("eco-friend", "model", "industri", "park")),
         ("How much funding was given?", ("fund",)),  # no plural: the words as before
+        ("What five categories of materials does the field cover?", ("materi",)),  # classifier
+        ("What kinds of vessels may berth there?", ("vessel",)),
     ],
 )  # fmt: skip
 def test_focus(question: str, focus: tuple[str, ...]) -> None:

@@ -410,7 +410,7 @@ def inline_list(ask: Ask, found: list[Unit], scored: np.ndarray, weighted: dict[
     """The sentence that lists what a list question asks for inline: it scores near the best
     sentence, names what is listed (a focus term: "which four *relationships*"), and lists
     as many items as the question says ("a, b, c and d" for "which four"), or at least three
-    when it gives no count."""
+    when it gives no count. Among several, one whose items name what is asked comes first."""
     if ask.answer_type != "list" or not ask.focus:
         return None
     text = [i for i, u in enumerate(found) if u.kind == "text" and np.isfinite(scored[i])]
@@ -427,7 +427,17 @@ def inline_list(ask: Ask, found: list[Unit], scored: np.ndarray, weighted: dict[
         and (ask.count in enumeration_sizes(found[i].display) if ask.count
              else bool(enumeration_sizes(found[i].display)))
     ]  # fmt: skip
-    return max(fits, key=lambda i: float(scored[i]), default=None)
+    # Items that each name what is asked ("special metal functional *materials*, functional
+    # polymer *materials*, ...") are that list, more surely than a better-scoring sentence
+    # naming it once among other things.
+    focus = set(ask.focus)
+    return max(fits, key=lambda i: (_items_naming(found[i].display, focus) >= 2, float(scored[i])),
+               default=None)  # fmt: skip
+
+
+def _items_naming(text: str, asked: set[str]) -> int:
+    """How many of a sentence's comma-separated parts hold an asked term."""
+    return sum(1 for part in _LIST_SEPARATOR.split(text) if asked & term_set(part))
 
 
 def shares_term(weighted: dict[str, float], text: str) -> bool:

@@ -149,7 +149,7 @@ FOCUS = (
     ),
     # A second word followed by a preposition is a verb ("What measures *fall* under ...").
     re.compile(
-        r"\b(?i:what|which|in which|from which|at which)\s+(?:of the\s+)?(?:[A-Z][\w\-]*\s+)*(?P<f>[a-z][\w\-]*(?:\s+(?!is|are|was|were|do|does|did|will|would|should|can|could|has|have|had)[a-z][\w\-]*\b(?!\s+(?:under|into|onto|from|with|within|to|at|by|on)\b))?)"
+        r"\b(?i:what|which|in which|from which|at which)\s+(?:of the\s+)?(?:[A-Z][\w\-]*\s+)*(?P<f>[a-z][\w\-]*(?:\s+(?!is|are|was|were|do|does|did|will|would|should|can|could|may|might|must|shall|has|have|had)[a-z][\w\-]*\b(?!\s+(?:under|into|onto|from|with|within|to|at|by|on)\b))?)"
     ),
 )
 # Words that end what "how many ..." counts ("how many firms *from* Germany", "how many
@@ -160,6 +160,7 @@ FOCUS_END = frozenset(
     from in of for on at by with to under across per among into within since during
     """.split()  # noqa: SIM905
 )
+CLASSIFIER_OF = re.compile(r"\b(?:kinds?|types?|sorts?|categor(?:y|ies)|classes|forms) of\s+", re.I)
 PLURAL = re.compile(r"[a-z]{2}(?<![su])s$", re.IGNORECASE)  # "guides", not "status" or "glass"
 FOCUS_STOP = frozenset(
     """
@@ -253,7 +254,7 @@ QUESTION_WORDS = """
     many much date day dated describe described mention mentioned quote quoted according
     say said says refer refers call called name named list give given exact exactly kind
     type roughly approximately figure number what which who when where why how value
-    target targets main key list items item title titled
+    target targets main key list items item title titled category categories sort sorts
 """
 
 
@@ -370,7 +371,9 @@ def date_words(question: str, dated: tuple[str, ...]) -> frozenset[str]:
 
 
 def focus(question: str) -> tuple[str, ...]:
-    """Terms of the words that say what is asked about the topic (see FOCUS)."""
+    """Terms of the words that say what is asked about the topic (see FOCUS). A classifier
+    gives way to what it classifies: "what five categories of *materials*"."""
+    question = CLASSIFIER_OF.sub("", question)
     for pattern in FOCUS:
         if m := pattern.search(question):
             said = list(
