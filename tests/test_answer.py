@@ -691,6 +691,16 @@ def test_the_answer_keeps_the_clause_that_holds_the_asked_words(question: str, k
          "Tram Line 1 and Tram Line 3 share a depot.", "The line will have 14 stops.", ""),
         ("What does Phase 2 cost?", "Phase 1 was finished in May.",
          "It cost 4 million crowns.", "Phase 2"),
+        # the sentence's own name decides, not an earlier one
+        ("How many trees will Phase 1 have?", "Phase 1 rebuilds the boathouse.",
+         "Phase 2 restores the orchard; it will have 120 trees.", "Phase 1"),
+        ("How many trees will Phase 2 have?", "Phase 1 rebuilds the boathouse.",
+         "Phase 2 restores the orchard; it will have 120 trees.", ""),
+        # the nearest sentence naming a phase decides
+        ("How many trees will Phase 1 have?", "Phase 1 rebuilds the boathouse. Phase 2 restores "
+         "the orchard.", "It will have 120 trees.", "Phase 1"),
+        ("How many trees will Phase 2 have?", "Phase 1 rebuilds the boathouse. Phase 2 restores "
+         "the orchard.", "It will have 120 trees.", ""),
         ("What does Phase II cost?", "Phase I was finished in May.",
          "It cost 4 million crowns.", "Phase II"),
         # a year is no number of a name; a question without a numbered name is never vetoed

@@ -526,21 +526,28 @@ BEFORE_CHARS = 300  # how far back in its passage a sentence's subject is looked
 
 
 def other_numbered(ask: Ask, unit: Unit, passages: Sequence[Document]) -> str:
-    """The question's numbered name ("Line 1") when the unit, read with its heading and what
-    comes before it in its passage, names that name only with another number ("Tram Line 3
-    is the largest project. The line will have 14 stops."): its figures are about the other
-    one. '' when the question names none, or the unit names the one asked."""
+    """The question's numbered name ("Line 1") when the unit is about another number of it:
+    the unit names only others ("Phase 2 restores the orchard; it will have 120 trees"), or,
+    naming none, the nearest sentence before it (or its heading) that names one names only
+    others ("Tram Line 3 is the largest project. The line will have 14 stops."). '' when the
+    question names none, or the unit may be about the one asked."""
     asked = [(m.group(0), m.group(1).lower(), m.group(2)) for m in NUMBERED_NAME.finditer(ask.text)]
     if not asked or unit.kind != "text":
         return ""
     whole = passage_span(passages[unit.passage - 1])
     before = whole.text[: max(0, unit.span.start - whole.start)][-BEFORE_CHARS:]
-    near = {(w.lower(), n) for w, n in NUMBERED_NAME.findall(f"{unit.context} {before} {unit.display}")}
+    earlier = [unit.context, *_SENTENCE_END.split(before)]
     for said, word, number in asked:
-        numbers = {n for w, n in near if w == word}
-        if numbers and number not in numbers:
-            return said
+        for text in (unit.display, *reversed(earlier)):
+            numbers = {n for w, n in NUMBERED_NAME.findall(text) if w.lower() == word}
+            if numbers:
+                if number not in numbers:
+                    return said
+                break
     return ""
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def counted_near(ask: Ask, text: str) -> bool:
