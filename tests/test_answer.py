@@ -609,6 +609,51 @@ def test_a_list_whose_items_name_the_asked_thing_beats_one_naming_it_once() -> N
 
 
 @pytest.mark.parametrize(
+    ("text", "word", "runs"),
+    [
+        # a list inside a longer one: the parts in a row that name what is asked
+        ("We must act, make the change of A to B, the change of C to D, the change of E to F, "
+         "and finish the work.", "change",
+         [["make the change of A to B", "the change of C to D", "the change of E to F"]]),
+        # "and c" ends a run, though the next part names it too
+        ("It grows wheat grain, barley grain, and oat grain, grain for horses, hay and flax.",
+         "grain", [["It grows wheat grain", "barley grain", "and oat grain"]]),
+        ("Grain prices rose, grain stocks fell, and hay was dear.", "grain", []),  # two: no list
+    ],
+)  # fmt: skip
+def test_named_runs(text: str, word: str, runs: list[list[str]]) -> None:
+    from assistant.answer.evidence import named_runs
+    from assistant.text import terms
+
+    found = named_runs(text, set(terms(word)))
+    assert [[text[a:b] for a, b in run] for run in found] == runs
+
+
+def test_a_counted_list_inside_a_long_sentence_is_quoted_alone() -> None:
+    """ "Which three changes": the answer opens with the three changes, not with the long
+    sentence's first clauses."""
+    text = ("To grow, the port must seize the chance, respond to risks, plan well, make the "
+            "change from sail to steam, the change of slow berths to fast ones, the change of "
+            "old cranes to new ones, and finish the task of growing from small to big.")  # fmt: skip
+    draft = _answerer().answer("Which three changes must the port make?", [_doc(text)])
+    assert draft.text.startswith("Make the change from sail to steam, the change of slow")
+    assert "old cranes to new ones [1]" in draft.text
+
+
+def test_an_inline_list_naming_the_asked_thing_in_each_item_beats_a_list_naming_it_once() -> None:
+    """A list of three whose opening names "changes" once is not the answer to "which three
+    changes" when a sentence lists three changes, each named."""
+    record = _list_passage("The three big projects", ["new quay", "ferry hall", "car park"],
+                           "The port will fund changes to three big projects.", "Plan", 0.9)  # fmt: skip
+    record.metadata.update(source="p.md", start=0, end=10, text="The three big projects")
+    text = ("The port must make the change from sail to steam, the change of slow berths to "
+            "fast ones, the change of old cranes to new ones, and finish its task.")  # fmt: skip
+    draft = _answerer().answer("Which three changes must the port make?", [record, _doc(text)])
+    assert draft.text.startswith("The port must make the change from sail to steam")
+    assert "new quay" not in draft.text
+
+
+@pytest.mark.parametrize(
     ("question", "list_title", "named"),
     [
         ("Which three transformations must the yard go through?", "Strategic goals", False),

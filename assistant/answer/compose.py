@@ -19,7 +19,7 @@ from typing import Any
 
 from langchain_core.documents import Document
 
-from assistant.answer.evidence import Unit, has_filler, record
+from assistant.answer.evidence import Unit, has_filler, named_runs, record
 from assistant.answer.question import Ask
 from assistant.answer.validate import passage_span
 from assistant.ingest.outline import count_word
@@ -306,13 +306,20 @@ def clauses(text: str) -> list[tuple[int, int]]:
 
 
 def core(ask: Ask, unit: Unit) -> Span:
-    """For a figure or a date in a long sentence, the part that holds it: the sentence from
+    """For a counted list inside a long sentence, the run of parts that name what is asked.
+    For a figure or a date in a long sentence, the part that holds it: the sentence from
     its start up to the clause that holds a filler and most of the question's terms (the
     clauses before it qualify it: "By 2020, ..."), dropping leading clauses only when that
     is still long. Clauses after it are left out, unless they hold a question word the part
     kept lacks ("... 2.3% market increase, with over 10% *export growth* rate" asked how fast
     exports grew): the figure asked for may be there."""
     sentence = unit.span
+    if ask.answer_type == "list" and unit.kind == "text" and ask.count:
+        # a list inside a long sentence: the run of parts that name what is asked
+        runs = [r for r in named_runs(sentence.text, set(ask.focus)) if len(r) == ask.count]
+        if runs:
+            a, b = runs[0][0][0], runs[0][-1][1]
+            return Span(sentence.start + a, sentence.start + b, sentence.text[a:b])
     if (
         unit.kind != "text"
         or ask.answer_type not in ("number", "money", "date")

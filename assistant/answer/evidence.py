@@ -424,20 +424,47 @@ def inline_list(ask: Ask, found: list[Unit], scored: np.ndarray, weighted: dict[
         if scored[i] >= floor
         and set(ask.focus) & term_set(found[i].display)
         and shares_term(weighted, found[i].display)
-        and (ask.count in enumeration_sizes(found[i].display) if ask.count
+        and (ask.count in _listed_sizes(found[i].display, set(ask.focus)) if ask.count
              else bool(enumeration_sizes(found[i].display)))
     ]  # fmt: skip
     # Items that each name what is asked ("special metal functional *materials*, functional
     # polymer *materials*, ...") are that list, more surely than a better-scoring sentence
     # naming it once among other things.
-    focus = set(ask.focus)
-    return max(fits, key=lambda i: (_items_naming(found[i].display, focus) >= 2, float(scored[i])),
+    return max(fits, key=lambda i: (items_name(ask, found[i].display), float(scored[i])),
                default=None)  # fmt: skip
 
 
-def _items_naming(text: str, asked: set[str]) -> int:
-    """How many of a sentence's comma-separated parts hold an asked term."""
-    return sum(1 for part in _LIST_SEPARATOR.split(text) if asked & term_set(part))
+def _listed_sizes(text: str, asked: set[str]) -> frozenset[int]:
+    """enumeration_sizes, and the length of each list inside a longer one whose parts all
+    name what is asked (see named_runs)."""
+    return enumeration_sizes(text) | {len(run) for run in named_runs(text, asked)}
+
+
+def named_runs(text: str, asked: set[str]) -> list[list[tuple[int, int]]]:
+    """Runs of three or more comma-separated parts in a row that each name what is asked, as
+    character ranges of `text`: a list inside a longer one ("..., realize the
+    *transformation* from A to B, the *transformation* of C to D, the *transformation* of E
+    to F, and complete ..."). A part opening with "and" ends its run."""
+    runs: list[list[tuple[int, int]]] = []
+    run: list[tuple[int, int]] = []
+    at = 0
+    for sep in [*_LIST_SEPARATOR.finditer(text), None]:
+        end = sep.start() if sep else len(text)
+        named = bool(asked & term_set(text[at:end]))
+        if named:
+            run.append((at, end))
+        if not named or sep is None or _LAST_ITEM.match(text[at:end]):  # "..., and c" ends it
+            if len(run) >= 3:
+                runs.append(run)
+            run = []
+        at = sep.end() if sep else end
+    return runs
+
+
+def items_name(ask: Ask, text: str) -> bool:
+    """The sentence lists what is asked with each item naming it, as many as asked."""
+    runs = named_runs(text, set(ask.focus))
+    return any(len(r) == ask.count for r in runs) if ask.count else bool(runs)
 
 
 def shares_term(weighted: dict[str, float], text: str) -> bool:

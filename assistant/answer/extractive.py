@@ -140,12 +140,17 @@ class ExtractiveAnswerer:
         listed = compose.choose_list(ask, passages, weighted) if ask.answer_type == "list" else None
         # A sentence listing what is asked inline beats a list record that never names it
         # ("the three transformations" against the plan's "Strategic goals: Step 1, ..."),
-        # and, when the question gives the count, a better-scoring sentence that lists nothing.
+        # and, when the question gives the count, a better-scoring sentence that lists nothing;
+        # so does one whose items each name it ("the transformation of A to B, the
+        # transformation of C to D, ...") against a list naming it only in its opening.
         is_list = np.array([u.kind == "list" for u in found])
         inline = evidence.inline_list(ask, found, np.where(is_list, -np.inf, scored), weighted,
                                       self.weights.filler_within)  # fmt: skip
         if inline is not None and (
-            not compose.names_focus(ask, passages[listed - 1]) if listed else ask.count
+            not compose.names_focus(ask, passages[listed - 1])
+            or evidence.items_name(ask, found[inline].display)
+            if listed
+            else ask.count
         ):
             listed = None
             scored = scored.copy()
