@@ -765,6 +765,16 @@ def test_a_numbered_name_must_be_the_one_asked(question: str, before: str, sente
     assert other_numbered(analyse(question), found[-1], [doc]) == other
 
 
+def test_a_sentence_about_the_asked_numbered_thing_is_chosen_over_one_about_another() -> None:
+    """Two sentences, two phases: the cost given is the asked phase's, though the sentence
+    on the other phase comes first and scores as well."""
+    text = ("Phase 1 covers the north quay and will cost 6.2 million pounds. Phase 2 covers the "
+            "ferry ramp; it will cost 3.1 million pounds.")  # fmt: skip
+    found, parts = _answerer().analyse("How much will Phase 2 cost?", [_doc(text)])
+    assert "3.1 million" in found[parts[0].picks[0]].display
+    assert not any("6.2 million" in found[i].display for i in parts[0].picks)
+
+
 def test_a_figure_about_another_numbered_thing_is_refused() -> None:
     """A confident figure for the wrong line is worse than a refusal."""
     draft = _answerer().answer(

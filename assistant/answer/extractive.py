@@ -161,6 +161,11 @@ class ExtractiveAnswerer:
             scored[at] = max(float(np.max(scored[np.isfinite(scored)], initial=0.0)), 0.0) + 0.01
         else:
             scored = np.where(is_list, -np.inf, scored)
+        # "How much will Stage 2 cost?": a sentence about Stage 1 is no answer while one that
+        # may be about Stage 2 is left.
+        other = np.array([bool(evidence.other_numbered(ask, u, passages)) for u in found])
+        if np.any(other) and np.any(~other & np.isfinite(scored)):
+            scored = np.where(other, -np.inf, scored)
         wanted = evidence.filler_type(ask)
         if ask.answer_type in STRICT_TYPES or wanted in evidence.NAME_KINDS:
             # Only evidence that can answer may be chosen (a date, a sum, a name), and only
