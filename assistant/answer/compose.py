@@ -19,7 +19,7 @@ from typing import Any
 
 from langchain_core.documents import Document
 
-from assistant.answer.evidence import Unit, has_filler, named_runs, record
+from assistant.answer.evidence import Unit, asked_run, has_filler, record
 from assistant.answer.question import Ask
 from assistant.answer.validate import passage_span
 from assistant.ingest.outline import count_word
@@ -314,11 +314,10 @@ def core(ask: Ask, unit: Unit) -> Span:
     kept lacks ("... 2.3% market increase, with over 10% *export growth* rate" asked how fast
     exports grew): the figure asked for may be there."""
     sentence = unit.span
-    if ask.answer_type == "list" and unit.kind == "text" and ask.count:
-        # a list inside a long sentence: the run of parts that name what is asked
-        runs = [r for r in named_runs(sentence.text, set(ask.focus)) if len(r) == ask.count]
-        if runs:
-            a, b = runs[0][0][0], runs[0][-1][1]
+    if ask.answer_type == "list" and ask.count and unit.kind == "text":
+        run = asked_run(ask, sentence.text)
+        if run is not None:  # a list inside a long sentence
+            a, b = run
             return Span(sentence.start + a, sentence.start + b, sentence.text[a:b])
     if (
         unit.kind != "text"

@@ -28,6 +28,7 @@ from assistant.answer.question import (
     KIND_OF,
     MONTH_NAMES,
     MONTHS,
+    NUMBERED_NAME,
     STRANDED,
     YEAR,
     Ask,
@@ -430,8 +431,8 @@ def inline_list(ask: Ask, found: list[Unit], scored: np.ndarray, weighted: dict[
     # Items that each name what is asked ("special metal functional *materials*, functional
     # polymer *materials*, ...") are that list, more surely than a better-scoring sentence
     # naming it once among other things.
-    return max(fits, key=lambda i: (items_name(ask, found[i].display), float(scored[i])),
-               default=None)  # fmt: skip
+    return max(fits, key=lambda i: (asked_run(ask, found[i].display) is not None,
+                                    float(scored[i])), default=None)  # fmt: skip
 
 
 def _listed_sizes(text: str, asked: set[str]) -> frozenset[int]:
@@ -461,10 +462,11 @@ def named_runs(text: str, asked: set[str]) -> list[list[tuple[int, int]]]:
     return runs
 
 
-def items_name(ask: Ask, text: str) -> bool:
-    """The sentence lists what is asked with each item naming it, as many as asked."""
-    runs = named_runs(text, set(ask.focus))
-    return any(len(r) == ask.count for r in runs) if ask.count else bool(runs)
+def asked_run(ask: Ask, text: str) -> tuple[int, int] | None:
+    """Where the sentence lists what is asked with each item naming it, as many as asked (the
+    first such run, as a character range of `text`); None when it does not."""
+    runs = [r for r in named_runs(text, set(ask.focus)) if not ask.count or len(r) == ask.count]
+    return (runs[0][0][0], runs[0][-1][1]) if runs else None
 
 
 def shares_term(weighted: dict[str, float], text: str) -> bool:
@@ -547,8 +549,6 @@ def hedged_only(ask: Ask, text: str) -> bool:
     )
 
 
-# A name with a number: "Tram Line 1", "Phase 2", "Box 4", "Step III" (no year: "China 2025").
-NUMBERED_NAME = re.compile(r"\b([A-Z][a-z]+)\s+(\d{1,3}|[IVX]{1,4})\b(?![.,:]?\d)")
 BEFORE_CHARS = 300  # how far back in its passage a sentence's subject is looked for
 
 
@@ -558,13 +558,12 @@ def other_numbered(ask: Ask, unit: Unit, passages: Sequence[Document]) -> str:
     naming none, the nearest sentence before it (or its heading) that names one names only
     others ("Tram Line 3 is the largest project. The line will have 14 stops."). '' when the
     question names none, or the unit may be about the one asked."""
-    asked = [(m.group(0), m.group(1).lower(), m.group(2)) for m in NUMBERED_NAME.finditer(ask.text)]
-    if not asked or unit.kind != "text":
+    if not ask.numbered or unit.kind != "text":
         return ""
     whole = passage_span(passages[unit.passage - 1])
     before = whole.text[: max(0, unit.span.start - whole.start)][-BEFORE_CHARS:]
-    earlier = [unit.context, *_SENTENCE_END.split(before)]
-    for said, word, number in asked:
+    earlier = [unit.context, *(s.text for s in split_sentences(before))]
+    for said, word, number in ask.numbered:
         for text in (unit.display, *reversed(earlier)):
             numbers = {n for w, n in NUMBERED_NAME.findall(text) if w.lower() == word}
             if numbers:
@@ -572,9 +571,6 @@ def other_numbered(ask: Ask, unit: Unit, passages: Sequence[Document]) -> str:
                     return said
                 break
     return ""
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def counted_near(ask: Ask, text: str) -> bool:

@@ -148,7 +148,7 @@ class ExtractiveAnswerer:
                                       self.weights.filler_within)  # fmt: skip
         if inline is not None and (
             not compose.names_focus(ask, passages[listed - 1])
-            or evidence.items_name(ask, found[inline].display)
+            or evidence.asked_run(ask, found[inline].display) is not None
             if listed
             else ask.count
         ):
@@ -163,9 +163,10 @@ class ExtractiveAnswerer:
             scored = np.where(is_list, -np.inf, scored)
         # "How much will Stage 2 cost?": a sentence about Stage 1 is no answer while one that
         # may be about Stage 2 is left.
-        other = np.array([bool(evidence.other_numbered(ask, u, passages)) for u in found])
-        if np.any(other) and np.any(~other & np.isfinite(scored)):
-            scored = np.where(other, -np.inf, scored)
+        if ask.numbered:
+            other = np.array([bool(evidence.other_numbered(ask, u, passages)) for u in found])
+            if np.any(other) and np.any(~other & np.isfinite(scored)):
+                scored = np.where(other, -np.inf, scored)
         wanted = evidence.filler_type(ask)
         if ask.answer_type in STRICT_TYPES or wanted in evidence.NAME_KINDS:
             # Only evidence that can answer may be chosen (a date, a sum, a name), and only

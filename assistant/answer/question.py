@@ -240,6 +240,9 @@ NAME_BEFORE = re.compile(
     r"[A-Z][A-Za-z]*\s+$"
 )
 
+# A name with a number: "Tram Line 1", "Phase 2", "Box 4", "Step III" (no year: "China 2025").
+NUMBERED_NAME = re.compile(r"\b([A-Z][a-z]+)\s+(\d{1,3}|[IVX]{1,4})\b(?![.,:]?\d)")
+
 NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}  # fmt: skip
 COUNT = re.compile(
@@ -288,6 +291,8 @@ class Ask:
     names_person: bool = False  # the person is the answer ("who chairs ...?")
     month_asked: bool = False  # "in which month": a year alone does not fill it
     named: tuple[str, ...] = ()  # terms of the names the question gives ("Ice and Iron")
+    # the numbered names the question gives: ("Line 1", "line", "1") for "Tram Line 1"
+    numbered: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def given(self) -> frozenset[str]:
@@ -397,6 +402,12 @@ def names(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(content_terms(" ".join(capitalised))))
 
 
+def numbered_names(question: str) -> tuple[tuple[str, str, str], ...]:
+    """Each numbered name the question gives, as said, its word in lower case, its number."""
+    return tuple((m.group(0), m.group(1).lower(), m.group(2))
+                 for m in NUMBERED_NAME.finditer(question))  # fmt: skip
+
+
 @lru_cache(maxsize=4096)
 def analyse(question: str) -> Ask:
     kind = answer_type(question)
@@ -412,4 +423,5 @@ def analyse(question: str) -> Ask:
                bool(WANTS_PERCENT.search(question)),
                kind == "date" and bool(EXACT_DATE.search(question)),
                kind == "person" and bool(WHO_SUBJECT.search(question)),
-               kind == "date" and bool(MONTH_ASKED.search(question)), names(question))  # fmt: skip
+               kind == "date" and bool(MONTH_ASKED.search(question)), names(question),
+               numbered_names(question))  # fmt: skip
