@@ -299,6 +299,9 @@ def test_follow_up_detection(question: str, follow_up: bool) -> None:
         ("How many action guides belong to the plan?", ("action", "guid")),  # cut at the plural
         ("How many eco-friendly model industrial parks are there?", ("eco-friend", "model", "industri", "park")),
         ("How much funding was given?", ("fund",)),  # no plural: the words as before
+        # what a counted list counts, though no preposition follows it
+        ("What are the three transformations the yard must go through?", ("transform",)),
+        ("What are the two harbour projects Mayor Lind opened?", ("harbor", "project")),
         ("What five categories of materials does the field cover?", ("materi",)),  # classifier
         ("What kinds of vessels may berth there?", ("vessel",)),
     ],

@@ -143,6 +143,11 @@ FOCUS = (
         r"\bhow (?:much|many)\s+(?!(?:did|do|does|is|are|was|were|will|should|has|have|had)\b)(?P<f>(?:[a-z][\w\-]*\s+){0,3}[a-z][\w\-]*)",
         re.I,
     ),
+    # what a list counts: "what are the three *transformations* ... must go through"
+    re.compile(
+        r"^\s*(?:what|which) (?:are|were) the (?:two|three|four|five|six|seven|eight|nine|ten|\d{1,2})\s+(?P<f>(?:[a-z][\w\-]*\s+){0,2}?[a-z][\w\-]*s)\b",
+        re.I,
+    ),
     re.compile(
         r"\b(?:what|which) (?:is|was|are|were) the\s+(?P<f>(?:[a-z][\w\-]*\s+){0,1}?[a-z][\w\-]*)\s+(?:of|for|in|on|that|by|to|behind)\b",
         re.I,
