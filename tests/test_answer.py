@@ -629,6 +629,39 @@ def test_named_runs(text: str, word: str, runs: list[list[str]]) -> None:
     assert [[text[a:b] for a, b in run] for run in found] == runs
 
 
+@pytest.mark.parametrize(
+    ("text", "word", "headed"),
+    [
+        ("Spread farming methods such as crop rotation, cover crops and no-till.", "method", True),
+        ("Use two or three proven irrigation techniques, including drip lines and sprinklers.",
+         "technique", True),
+        ("It grows three crops: wheat, barley and oats.", "crop", True),
+        ("Wins came in rice, maize, soy, and other food crops.", "crop", True),
+        # the opener follows another noun, or too far from the asked one
+        ("Crops rose where farms such as Holm, Tarn and Brevik used drip lines.", "crop", False),
+        ("Wins came in rice, maize, soy, and other grains for animal feed crops.", "crop", False),
+        ("Methods improved, and yields rose.", "method", False),
+    ],
+)  # fmt: skip
+def test_headed_list(text: str, word: str, headed: bool) -> None:
+    from assistant.answer.evidence import headed_list
+    from assistant.text import terms
+
+    assert headed_list(text, set(terms(word))) is headed
+
+
+def test_a_list_headed_by_the_asked_noun_beats_a_better_scoring_sentence() -> None:
+    """ "Which techniques ...?": the sentence listing techniques "such as" a, b and c is the
+    evidence, though another sentence shares more of the question's words."""
+    text = ("The farm will adopt new techniques over the next five years to raise the quality "
+            "of the crops it sells, and farm staff will raise pay. Yields fell last year after "
+            "a long dry summer. For quality, the farm will adopt advanced farming techniques "
+            "such as crop rotation, cover crops, and drip irrigation.")  # fmt: skip
+    found, parts = _answerer().analyse("Which techniques will the farm adopt to raise crop "
+                                       "quality?", [_doc(text)])  # fmt: skip
+    assert found[parts[0].picks[0]].display.startswith("For quality, the farm will adopt")
+
+
 def test_a_counted_list_inside_a_long_sentence_is_quoted_alone() -> None:
     """ "Which three changes": the answer opens with the three changes, not with the long
     sentence's first clauses."""

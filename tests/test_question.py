@@ -105,6 +105,19 @@ def test_asked_count(question: str, count: int | None) -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "count"),
+    [
+        ("Which crops did the 40 trial farms grow?", None),  # 40 counts farms, not crops
+        ("Which three crops did the 40 trial farms grow?", 3),
+        ("What are the four seasons of the trial?", 4),
+        ("What five kinds of crops did the 40 farms grow?", 5),  # kinds of what is asked
+    ],
+)  # fmt: skip
+def test_a_count_of_something_else_is_not_the_lists_size(question: str, count: int | None) -> None:
+    assert analyse(question).count == count
+
+
+@pytest.mark.parametrize(
     ("question", "noun"),
     [("In which city is it located?", "city"), ("Which university leads it?", "university"),
      ("Who leads it?", ""), ("Which companies took part?", "companies"),
@@ -304,6 +317,8 @@ def test_follow_up_detection(question: str, follow_up: bool) -> None:
         ("What are the two harbour projects Mayor Lind opened?", ("harbor", "project")),
         ("What five categories of materials does the field cover?", ("materi",)),  # classifier
         ("What kinds of vessels may berth there?", ("vessel",)),
+        ("Which groups sent in letters on the plan?", ("group",)),  # "sent": a verb
+        ("Which trial farms grow oats?", ("trial", "farm")),
     ],
 )  # fmt: skip
 def test_focus(question: str, focus: tuple[str, ...]) -> None:

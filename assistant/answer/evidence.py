@@ -426,13 +426,48 @@ def inline_list(ask: Ask, found: list[Unit], scored: np.ndarray, weighted: dict[
         and set(ask.focus) & term_set(found[i].display)
         and shares_term(weighted, found[i].display)
         and (ask.count in _listed_sizes(found[i].display, set(ask.focus)) if ask.count
-             else bool(enumeration_sizes(found[i].display)))
+             else bool(enumeration_sizes(found[i].display))
+             or headed_list(found[i].display, set(ask.focus)))
     ]  # fmt: skip
     # Items that each name what is asked ("special metal functional *materials*, functional
     # polymer *materials*, ...") are that list, more surely than a better-scoring sentence
-    # naming it once among other things.
+    # naming it once among other things; so are items headed by a word naming it.
     return max(fits, key=lambda i: (asked_run(ask, found[i].display) is not None,
+                                    headed_list(found[i].display, set(ask.focus)),
                                     float(scored[i])), default=None)  # fmt: skip
+
+
+# What opens a list after the noun naming its items ("methods *such as* a, b and c"), and
+# what closes one before that noun ("a, b, c *and other* major equipment").
+LIST_OPENER = re.compile(r"(?:,?\s+(?:such as|including|namely|for example|e\.g\.)|:)\s+", re.I)
+LIST_CLOSER = re.compile(r",?\s+(?:and|or) other\s+", re.I)
+CLAUSE_WORDS = frozenset("where when which that who whose while because if".split())  # noqa: SIM905
+HEAD_REACH = 4  # words between the naming noun and the opener ("management modes and methods")
+_CLAUSE_END = re.compile(r"[;.](?:\s|$)")
+
+
+def headed_list(text: str, asked: set[str]) -> bool:
+    """The sentence lists things of the asked kind by name: an opener right after a word
+    naming it ("advanced production *management* modes and methods such as a, b, c"), or a
+    closer right before one ("a, b, c, and other major technological *equipment*"), with
+    two items at least on the list's side."""
+    for m in LIST_OPENER.finditer(text):
+        before = text[: m.start()].split()[-HEAD_REACH:]
+        cut = [k for k, w in enumerate(before) if w.endswith(",") or w.lower() in CLAUSE_WORDS]
+        before = before[cut[-1] + 1 :] if cut else before  # "crops rose where *farms* such as"
+        items = _CLAUSE_END.split(text[m.end() :], maxsplit=1)[0]
+        if asked & term_set(" ".join(before)) and _two_items(items):
+            return True
+    for m in LIST_CLOSER.finditer(text):
+        after = text[m.end() :].split()[:HEAD_REACH]
+        items = _CLAUSE_END.split(text[: m.start()])[-1]
+        if asked & term_set(" ".join(after)) and len(_LIST_SEPARATOR.split(items)) >= 3:
+            return True
+    return False
+
+
+def _two_items(text: str) -> bool:
+    return bool(_LIST_SEPARATOR.search(text) or re.search(r"\s(?:and|or)\s", text))
 
 
 def _listed_sizes(text: str, asked: set[str]) -> frozenset[int]:

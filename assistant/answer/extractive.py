@@ -150,7 +150,7 @@ class ExtractiveAnswerer:
             not compose.names_focus(ask, passages[listed - 1])
             or evidence.asked_run(ask, found[inline].display) is not None
             if listed
-            else ask.count
+            else ask.count or evidence.headed_list(found[inline].display, set(ask.focus))
         ):
             listed = None
             scored = scored.copy()

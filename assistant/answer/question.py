@@ -324,13 +324,16 @@ def asked_years(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(years))
 
 
-def asked_count(question: str) -> int | None:
-    """The size of the list a question names: 'the nine tasks' -> 9."""
-    m = COUNT.search(question)
-    if not m:
-        return None
-    n = m.group("n").lower()
-    return NUMBER_WORDS.get(n) or int(n)
+def asked_count(question: str, about: tuple[str, ...] = ()) -> int | None:
+    """The size of the list a question names: 'the nine tasks' -> 9. Given what the list is
+    of (its focus), a number counting something else is not its size ("which industries
+    did the 97 pilot projects cover")."""
+    for m in COUNT.finditer(question):
+        classifier = CLASSIFIER_OF.match(question, m.end() - len(m.group().split()[-1]))
+        if not about or classifier or set(about) & set(terms(m.group())):
+            n = m.group("n").lower()
+            return NUMBER_WORDS.get(n) or int(n)
+    return None
 
 
 def slot_noun(question: str) -> str:
@@ -393,6 +396,9 @@ def focus(question: str) -> tuple[str, ...]:
             plural = next((i for i, w in enumerate(said) if PLURAL.search(w)), None)
             if pattern is FOCUS[0] and plural is not None:
                 said = said[: plural + 1]
+            # after a plural, a word that is not one is a verb: "which organisations *sent*"
+            if pattern is FOCUS[-1] and len(said) == 2 and plural == 0 and not PLURAL.search(said[1]):
+                said = said[:1]
             words = [w for w in said if w.lower() not in FOCUS_STOP]
             found = tuple(content_terms(" ".join(words)))
             if found:
@@ -422,9 +428,10 @@ def analyse(question: str) -> Ask:
     content = tuple(
         t for t in dict.fromkeys(content_terms(question)) if t not in years and t not in dating
     )
-    count = asked_count(question) if kind == "list" else None
+    focused = focus(question)
+    count = asked_count(question, focused) if kind == "list" else None
     return Ask(question, kind, years, count, slot_noun(question), content,
-               tuple(y for y in dated if y in years), focus(question),
+               tuple(y for y in dated if y in years), focused,
                bool(WANTS_PERCENT.search(question)),
                kind == "date" and bool(EXACT_DATE.search(question)),
                kind == "person" and bool(WHO_SUBJECT.search(question)),
