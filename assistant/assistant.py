@@ -14,6 +14,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from assistant.answer.condense import Message, condense, decompose
 from assistant.answer.prompts import PromptLibrary
+from assistant.answer.question import Named, named_source
 from assistant.answer.validate import Answer, Answerer, finalize
 from assistant.offline import go_offline
 from assistant.registry import ANSWERERS, CHAT_MODELS, EMBEDDINGS, STORES, make
@@ -129,7 +130,8 @@ class Assistant:
         n = self.settings.answer_passages
         parts = decompose(question)
         found = [
-            self.search_index.search(p, n, filters, self.settings.retrieval_mode) for p in parts
+            self.search_index.search(p, n, self._named(p, filters), self.settings.retrieval_mode)
+            for p in parts
         ]
         merged: dict[str, Document] = {}
         for rank in range(n):
@@ -137,6 +139,17 @@ class Assistant:
                 if rank < len(docs):
                     merged.setdefault(docs[rank].metadata["chunk_id"], docs[rank])
         return list(merged.values())[: n + 2 * (len(parts) - 1)]
+
+    def _named(self, question: str, filters: Filters | None) -> Filters | None:
+        """A question that names its document ("in the China Daily report") is searched in
+        that document alone, unless the caller chose the documents."""
+        if filters is not None and filters.sources:
+            return filters
+        named = {d.source: Named(d.title, d.short_title, d.publisher) for d in self.documents()}
+        source = named_source(question, named)
+        if source is None:
+            return filters
+        return (filters or Filters()).model_copy(update={"sources": (source,)})
 
     # -- public API ----------------------------------------------------------------------
 

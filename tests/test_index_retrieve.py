@@ -114,6 +114,19 @@ def test_filters_by_source_and_date(hash_settings: Settings) -> None:
         Filters(date_from="May 2017")
 
 
+def test_a_question_naming_its_document_is_answered_from_it(hash_settings: Settings) -> None:
+    """ "In the Liaowang interview, ...": the evidence comes from that document alone, unless
+    the caller chose the documents."""
+    bot = Assistant(hash_settings)
+    bot.index()
+    question = "In the Liaowang interview, how many pilot cities are there?"
+    sources = {d.metadata["source"] for d in bot.evidence(question)}
+    assert sources == {"miao-wei-liaowang-interview-2016.txt"}
+    assert len({d.metadata["source"] for d in bot.evidence("How many pilot cities are there?")}) > 1
+    chosen = Filters(sources=("china-daily-fresh-impetus-2017.txt",))
+    assert {d.metadata["source"] for d in bot.evidence(question, chosen)} == set(chosen.sources)
+
+
 def test_retrieved_documents_carry_the_contract_metadata(hash_settings: Settings) -> None:
     bot = Assistant(hash_settings)
     docs = bot.retrieve("broadband penetration", k=5)

@@ -601,3 +601,32 @@ def test_a_question_reads_its_words_as_documents_are_read(text: str) -> None:
     from assistant.text import terms
 
     assert content_terms(text) == terms(text)
+
+
+TARN = {
+    "review.md": ("Harbour Review 2024", "Harbour review", "Port of Tarn Authority"),
+    "gazette.md": ("New quay opens", "Tarn Gazette: quay", "Tarn Gazette"),
+    "minutes.md": ("Council minutes, March 2024", "Minutes", "Tarn Council"),
+}
+
+
+@pytest.mark.parametrize(
+    ("question", "source"),
+    [
+        ("What did the Tarn Gazette article say about the quay?", "gazette.md"),
+        ("How long is the quay, according to the Tarn Gazette?", "gazette.md"),  # its publisher
+        ("What does the Harbour Review say about dredging?", "review.md"),
+        ("How long is the quay, according to Tarn?", None),  # every publisher's name holds it
+        ("When will the council release the minutes?", None),  # "release": a verb; no name
+        ("What does the plan say about the quay?", None),
+        # two documents named: no one of them is the place to look
+        ("What did the Harbour Review say, and what did the Tarn Gazette article add?", None),
+        ("What did the 2024 review say about dredging?", "review.md"),  # the noun decides
+        ("What did the 2024 report say about dredging?", None),  # "2024": two documents hold it
+    ],
+)  # fmt: skip
+def test_named_source(question: str, source: str | None) -> None:
+    from assistant.answer.question import Named, named_source
+
+    documents = {s: Named(*names) for s, names in TARN.items()}
+    assert named_source(question, documents) == source

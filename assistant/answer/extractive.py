@@ -18,7 +18,7 @@ from langchain_core.documents import Document
 from assistant.answer import compose, evidence
 from assistant.answer.condense import Message, condense, decompose
 from assistant.answer.evidence import Idf, Unit, Weights
-from assistant.answer.question import Ask, analyse
+from assistant.answer.question import Ask, Named, analyse, document_mentions
 from assistant.answer.validate import MISSING_PART, Draft
 from assistant.cache import LRUCache
 from assistant.text import terms
@@ -109,7 +109,8 @@ class ExtractiveAnswerer:
             return [], []
         asks = [analyse(p) for p in decompose(question)]
         vectors = self._vectors([a.text for a in asks])
-        weighted = [evidence.weighted_terms(a, self.idf) for a in asks]
+        weighted = [_unattributed(evidence.weighted_terms(a, self.idf), a.text, passages)
+                    for a in asks]  # fmt: skip
         # Only the likeliest units are embedded: the cheap (keyword, type, year, passage)
         # score picks them, so a question costs a few embeddings, not one per sentence.
         blank = np.zeros((len(found), vectors.shape[1]), dtype=np.float32)
@@ -329,6 +330,23 @@ class ExtractiveAnswerer:
 QUOTES = "\"'“”‘’()"
 TOPIC_GLUE = frozenset("of for and the in on to & a an".split())  # noqa: SIM905
 AUX = frozenset("is are was were do does did will would should can could has have had be".split())  # noqa: SIM905
+
+
+def _unattributed(weighted: dict[str, float], question: str,
+                  passages: Sequence[Document]) -> dict[str, float]:  # fmt: skip
+    """Without the name of a document the evidence comes from ("in the *China Daily*
+    report"): it says where to look (see Assistant.evidence), not what to look for, and
+    would choose the byline that names the paper. "Notice" in "the State Council notice"
+    stays: "the notice is dated ..." answers when it was signed."""
+    named = {
+        str(d.metadata.get("source", "")): Named(str(d.metadata.get("title", "")),
+                                                 str(d.metadata.get("short_title", "")),
+                                                 str(d.metadata.get("publisher", "")))
+        for d in passages
+    }  # fmt: skip
+    said = {t for text, source in document_mentions(question, named) if source
+            for t in terms(text)}  # fmt: skip
+    return {t: w for t, w in weighted.items() if t not in said} if said else weighted
 
 
 def _missing_filler(ask: Ask) -> str:

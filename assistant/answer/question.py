@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -437,3 +438,56 @@ def analyse(question: str) -> Ask:
                kind == "person" and bool(WHO_SUBJECT.search(question)),
                kind == "date" and bool(MONTH_ASKED.search(question)), names(question),
                numbered_names(question))  # fmt: skip
+
+
+# A question may name the document it asks about ("in the China Daily report", "MIIT's
+# report", "according to the Liaowang piece"): a name in capitals before one of these nouns,
+# or "according to" a document's publisher. Not a verb: "did the council *release* the plan".
+DOCUMENT_NOUNS = (
+    "report article piece story interview notice plan release guideline guidelines document "
+    "statement speech review strategy paper survey letter minutes decision notes"
+)
+_DOCUMENT_MENTION = re.compile(
+    r"(?P<name>(?:[A-Z0-9][\w\-&'’]*\s+)*)(?:the\s+|this\s+|that\s+)?"
+    rf"\b(?P<noun>(?i:{'|'.join(DOCUMENT_NOUNS.split())}))\b(?!\s+(?:the|a|an|its|their|that|this)\b)"
+)
+_ACCORDING_TO = re.compile(
+    r"\b(?:according to|per)\s+(?:the\s+)?(?P<name>[A-Z][\w\-&'’]*(?:\s+[A-Z][\w\-&'’]*)*)"
+)
+
+
+@dataclass(frozen=True)
+class Named:
+    """How a document is named: its title, short title and publisher."""
+
+    title: str
+    short_title: str
+    publisher: str
+
+
+def document_mentions(question: str, documents: Mapping[str, Named]) -> list[tuple[str, str | None]]:
+    """Each mention of a document in the question, by the name said, with the source it
+    names: every term of the name is in that document's title, short title or publisher and
+    no other's (the noun decides between two: "the MIIT *report*", not the interview with
+    the MIIT minister), or the name is its publisher's ("according to China Daily"). A
+    mention that names none of them ("the 2015 plan"), or more than one, names no source."""
+    names = {s: set(terms(f"{d.title} {d.short_title} {d.publisher}")) for s, d in documents.items()}
+    found: list[tuple[str, str | None]] = []
+    for m in _DOCUMENT_MENTION.finditer(question):
+        said = set(terms(m.group("name")))
+        fits = [s for s, held in names.items() if said and said <= held]
+        if len(fits) > 1:
+            fits = [s for s in fits if set(terms(m.group("noun"))) <= names[s]]
+        found.append((m.group("name").strip(), fits[0] if len(fits) == 1 else None))
+    for m in _ACCORDING_TO.finditer(question):
+        said = set(terms(m.group("name")))
+        fits = [s for s, d in documents.items() if said and said <= set(terms(d.publisher))]
+        if len(fits) == 1:
+            found.append((m.group("name"), fits[0]))
+    return found
+
+
+def named_source(question: str, documents: Mapping[str, Named]) -> str | None:
+    """The one document the question names, if it names one and mentions no other."""
+    sources = {source for _, source in document_mentions(question, documents)}
+    return sources.pop() if len(sources) == 1 else None
