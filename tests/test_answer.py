@@ -827,3 +827,51 @@ def test_the_refusal_names_the_numbered_thing_the_quoted_text_is_about() -> None
               "is old and needs new fences along its whole northern edge.")],
     )  # fmt: skip
     assert draft.abstained and "give it for another phase, not Phase 2" in draft.reason
+
+
+def _stages() -> Document:
+    """A list passage of a plan's stages, with exact source offsets."""
+    source = ("Harbour plan. The plan has three stages. "
+              "Stage 1: Dredge the east channel to twelve metres. "
+              "Stage 2: Build a ferry ramp and a new fish quay by 2029. "
+              "Stage 3: Open the quay to cruise ships.")  # fmt: skip
+    labels = ["Stage 1: Dredge the east channel to twelve metres",
+              "Stage 2: Build a ferry ramp and a new fish quay by 2029",
+              "Stage 3: Open the quay to cruise ships"]  # fmt: skip
+    items = [{"label": t, "raw": t, "start": source.index(t), "end": source.index(t) + len(t)}
+             for t in labels]  # fmt: skip
+    record = {"title": "Stages", "kind": "ordinal", "intro": None, "items": items}
+    start, end = items[0]["start"], items[-1]["end"]
+    return Document(page_content="Stages: " + "; ".join(labels), metadata={
+        "kind": "list", "title": "Harbour plan", "source": "plan.md", "chunk_id": "l1",
+        "start": start, "end": end, "text": source[start:end], "heading": "Stages",
+        "record": json.dumps(record)})  # fmt: skip
+
+
+def test_a_question_on_one_item_of_a_list_is_answered_by_that_item() -> None:
+    """ "What will Stage 2 do?": the list's second item, cited at its own span."""
+    draft = _answerer().answer("What will Stage 2 of the harbour plan build?", [_stages()],
+                               gate=False)  # hash vectors score too low to pass the gate
+    assert draft.text.startswith("Stage 2: Build a ferry ramp and a new fish quay by 2029")
+    assert [q.text for q in draft.quotes.values()] == [
+        "Stage 2: Build a ferry ramp and a new fish quay by 2029"
+    ]
+
+
+def test_an_item_without_the_asked_figure_does_not_answer() -> None:
+    """ "How much will Stage 2 cost?": the item names Stage 2 but gives no amount."""
+    draft = _answerer().answer("How much will Stage 2 of the harbour plan cost?", [_stages()])
+    assert draft.abstained
+
+
+@pytest.mark.parametrize(
+    ("label", "title_like"),
+    [("Step 2", True), ("Box 4 Green Manufacturing Projects", True),
+     ("Office of the Leading Group", True), ("Box 1 Quay (Harbour Works) Project", True), ("(1) Tram Line 3 from Dunhallow to Ashby", True),
+     ("Step 2: By 2035, China must join the middle ranks", False),
+     ("(1) Improve manufacturing innovation capacity", False)],
+)  # fmt: skip
+def test_title_like_items_are_no_answers(label: str, title_like: bool) -> None:
+    from assistant.answer.evidence import _title_like
+
+    assert _title_like(label) is title_like

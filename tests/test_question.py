@@ -24,6 +24,8 @@ from assistant.answer.question import analyse, answer_type, asked_count, asked_y
         ("What percentage of homes have meters?", "number"),
         ("When was the plan issued?", "date"),
         ("In what year was the leading group set up?", "date"),
+        ("What is the new opening date for the ferry hall?", "date"),  # date, not definition
+        ("What was the deadline set for the dredging work?", "date"),
         ("Who chairs the leading group?", "person"),
         ("In what ways is the port authority working with shippers?", "list"),
         ("Which kinds of boats will the ferry company buy?", "list"),

@@ -19,7 +19,7 @@ from typing import Any
 
 from langchain_core.documents import Document
 
-from assistant.answer.evidence import Unit, asked_run, has_filler, record
+from assistant.answer.evidence import LIST_NUMBERING, Unit, asked_run, has_filler, record
 from assistant.answer.question import Ask
 from assistant.answer.validate import passage_span
 from assistant.ingest.outline import count_word
@@ -230,13 +230,6 @@ def _shared_by_items(items: list[dict[str, Any]]) -> set[str]:
     return {t for t, n in counts.items() if n >= 2 and n * 2 >= len(items) and not t.isdigit()}
 
 
-# A heading's own number ("3.", "(2)", "IV.", "Chapter 5", "Box 1"): no figure of the answer,
-# and not in the items' quotes, so numeric grounding would cut the answer's head with it.
-LIST_NUMBERING = re.compile(
-    r"^\(?\d{1,2}[.)]\s*|^[IVX]{1,4}\.\s*"
-    r"|^(?:Chapter|Section|Part|Article|Box|Annex|Appendix)\s+(?:\d{1,3}|[IVX]{1,4})\b[.:]?\s*",
-    re.IGNORECASE,
-)
 
 
 def introduced_list(unit: Unit, passages: Sequence[Document]) -> int | None:
@@ -383,7 +376,14 @@ def sentences_answer(
     lines = []
     for unit, span in chosen:
         doc = passages[unit.passage - 1]
-        text = unit.display if span == unit.span and unit.kind != "text" else sentence_text(span)
+        if unit.kind == "item":  # cited as list_answer cites it
+            doc = _part_of(doc, {"label": unit.display, "start": span.start, "end": span.end,
+                                 "raw": span.text})  # fmt: skip
+            text = sentence_text(Span(span.start, span.end, unit.display))
+        elif span == unit.span and unit.kind != "text":
+            text = unit.display
+        else:
+            text = sentence_text(span)
         text = with_marker(text, out.cite(doc, span))
         if len(sources) > 1:
             text = attribution(doc) + _lower_first(text)

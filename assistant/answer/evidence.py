@@ -199,7 +199,7 @@ class Unit:
     span: Span  # exact source span (the quote)
     display: str  # what the answer shows
     context: str  # heading and title, for meaning and for keyword coverage
-    kind: str = "text"  # "text", "table_row" or "list"
+    kind: str = "text"  # "text", "table_row", "list" or "item" (one of a list's items)
     notes: str = ""  # a table row's footnotes: matched like its own words, never shown
 
 
@@ -318,8 +318,17 @@ def units(passages: Sequence[Document]) -> list[Unit]:
         span = passage_span(doc)
         kind = meta.get("kind", "text")
         if kind in ("table_row", "list"):
-            notes = " ".join(record(doc).get("footnotes", []))
+            data = record(doc)
+            notes = " ".join(data.get("footnotes", []))
             out.append(Unit(n, span, doc.page_content, context, kind, notes))
+            # Each item, too, for a question on one of them ("What is Step 2 ...?"); the
+            # list's title says what it is one of. A heading that only names its section
+            # ("(1) Tram Line 3 from Dunhallow to Harrowgate") is no answer.
+            within = strip_superscripts(f"{context} {data.get('title', '')}")
+            out.extend(Unit(n, Span(item["start"], item["end"], item["raw"]),
+                            " ".join(item["label"].split()), within, "item")
+                       for item in data.get("items", [])
+                       if kind == "list" and not _title_like(item["label"]))  # fmt: skip
             continue
         # the document's title, met again as its first line, is no answer to anything
         restates = set(terms(heading)) | set(terms(meta.get("title", "")))
@@ -332,6 +341,33 @@ def units(passages: Sequence[Document]) -> list[Unit]:
                     out.append(Unit(n, sentence, " ".join(sentence.text.split()), context))
             position += len(line)
     return out
+
+
+# A heading's own number ("3.", "(2)", "IV.", "Chapter 5", "Box 1"): no figure of the answer,
+# and not in the items' quotes, so numeric grounding would cut the answer's head with it.
+LIST_NUMBERING = re.compile(
+    r"^\(?\d{1,2}[.)]\s*|^[IVX]{1,4}\.\s*"
+    r"|^(?:Chapter|Section|Part|Article|Box|Annex|Appendix)\s+(?:\d{1,3}|[IVX]{1,4})\b[.:]?\s*",
+    re.IGNORECASE,
+)
+
+
+def figures_text(unit: Unit) -> str:
+    """The unit's text where a figure, date or name may answer: an item without its own
+    number ("4. A farm advisory service") and the numbers of names ("Tram Line 3")."""
+    if unit.kind != "item":
+        return unit.display
+    return NUMBERED_NAME.sub(r"\1", LIST_NUMBERING.sub("", unit.display))
+
+
+SMALL_WORDS = frozenset("of and the for in on to a an at by with from".split())  # noqa: SIM905
+
+
+def _title_like(label: str) -> bool:
+    """A name rather than a statement: under three words ("Step 2"), or every word
+    capitalised but the small ones ("Box 4 Green Manufacturing Projects")."""
+    words = [w.lstrip("([“\"'") for w in label.split() if any(c.isalpha() for c in w)]
+    return len(label.split()) < 3 or all(w[0].isupper() or w in SMALL_WORDS for w in words)
 
 
 def extend(found: list[Unit], i: int, passages: Sequence[Document],
@@ -593,11 +629,13 @@ def other_numbered(ask: Ask, unit: Unit, passages: Sequence[Document]) -> str:
     naming none, the nearest sentence before it (or its heading) that names one names only
     others ("Tram Line 3 is the largest project. The line will have 14 stops."). '' when the
     question names none, or the unit may be about the one asked."""
-    if not ask.numbered or unit.kind != "text":
+    if not ask.numbered or unit.kind not in ("text", "item"):
         return ""
-    whole = passage_span(passages[unit.passage - 1])
-    before = whole.text[: max(0, unit.span.start - whole.start)][-BEFORE_CHARS:]
-    earlier = [unit.context, *(s.text for s in split_sentences(before))]
+    earlier = []  # a list's item names its own number, or none
+    if unit.kind == "text":
+        whole = passage_span(passages[unit.passage - 1])
+        before = whole.text[: max(0, unit.span.start - whole.start)][-BEFORE_CHARS:]
+        earlier = [unit.context, *(s.text for s in split_sentences(before))]
     for said, word, number in ask.numbered:
         for text in (unit.display, *reversed(earlier)):
             numbers = {n for w, n in NUMBERED_NAME.findall(text) if w.lower() == word}
@@ -744,7 +782,7 @@ def features(ask: Ask, unit: Unit, score: float, passages: Sequence[Document],
     missing = [v for t, v in weighted.items() if t not in present]
     rare_missing = sum(1 for v in missing if v >= 0.6 * top)
     focus = [t for t in ask.focus if weighted.get(t, 1.0) and t not in skip]
-    filled = has_filler(filler_type(ask), unit.display, given)
+    filled = has_filler(filler_type(ask), figures_text(unit), given)
     # "Which *university*": a name of that kind must be there ("... University"), not any body.
     named = slot_kind == "organisation" and bool(
         term_set(ask.slot_noun) & (term_set(NAME_WORDS) - term_set(LOOSE_SLOT_NOUNS))

@@ -139,6 +139,8 @@ class ExtractiveAnswerer:
     def _part(self, ask: Ask, found: list[Unit], scored: np.ndarray,
               passages: Sequence[Document], weighted: dict[str, float]) -> Part:  # fmt: skip
         listed = compose.choose_list(ask, passages, weighted) if ask.answer_type == "list" else None
+        if ask.answer_type == "list":  # a list is asked for, not one of its items
+            scored = np.where([u.kind == "item" for u in found], -np.inf, scored)
         # A sentence listing what is asked inline beats a list record that never names it
         # ("the three transformations" against the plan's "Strategic goals: Step 1, ..."),
         # and, when the question gives the count, a better-scoring sentence that lists nothing;
@@ -175,7 +177,7 @@ class ExtractiveAnswerer:
             # that scores far below the best leaves the best, to be refused. The sentence
             # right after the best one goes on about its topic ("... ran all summer. Curated
             # by Dr Holt, it ..."), so it may answer whatever its own score.
-            filled = np.array([evidence.has_filler(wanted, u.display, ask.given)
+            filled = np.array([evidence.has_filler(wanted, evidence.figures_text(u), ask.given)
                                and evidence.near_names(ask, found, i, passages)
                                for i, u in enumerate(found)])  # fmt: skip
             if np.any(np.isfinite(scored)):  # unscored units are -inf, never the best
@@ -206,7 +208,7 @@ class ExtractiveAnswerer:
             new_source = self._source(passages, found[i]) not in sources
             gap = float(scored[best] - scored[i])
             margin = self.weights.other_document_within if new_source else self.weights.keep_within
-            if gap > margin or any(self._same(found[i], found[j]) for j in picks):
+            if gap > margin or any(self._same(found[i], found[j], passages) for j in picks):
                 continue
             picks.append(i)
             sources.add(self._source(passages, found[i]))
@@ -322,9 +324,14 @@ class ExtractiveAnswerer:
         return str(passages[unit.passage - 1].metadata["source"])
 
     @staticmethod
-    def _same(a: Unit, b: Unit) -> bool:
-        """One sentence per passage; the same sentence met twice (overlapping chunks) once."""
-        return a.passage == b.passage or (a.span.start == b.span.start and a.display == b.display)
+    def _same(a: Unit, b: Unit, passages: Sequence[Document]) -> bool:
+        """One sentence per passage; the same words met twice (overlapping chunks, or a
+        list's item and the prose passage holding it) once."""
+        return a.passage == b.passage or (
+            ExtractiveAnswerer._source(passages, a) == ExtractiveAnswerer._source(passages, b)
+            and a.span.start < b.span.end
+            and b.span.start < a.span.end
+        )
 
 
 QUOTES = "\"'“”‘’()"

@@ -70,6 +70,8 @@ TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
         # "What did they ask for when consulted?": that "when" sets a condition
         r"((?:^\s*|[,;:]\s*|\b(?:since|by|until|till|and) )when\b(?!.*,\s*(?:(?:for|in|of|on|at|to|by|from|with)\s+)?(how|what|which|who|where|why)\b)|\b(what|which) ((exact|precise|calendar|specific) )?(years?|dates?|months?|days?)|since when|how long ago)\b",
     ),
+    # "What is the revised completion date for ...?"
+    ("date", r"^\s*what (is|was|are|were) the ([\w\-]+ ){0,3}(dates?|deadlines?)\b"),
     ("number", r"\b(how (many|much|far|large|big|high|long)|by how much|how fast)\b|%"),
     (
         "number",
