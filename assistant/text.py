@@ -150,6 +150,15 @@ begin begins began start starts started commence commenced
 buy buys bought purchase purchases purchased
 laboratory laboratories lab labs
 approve approves approved approval ratify ratifies ratified
+2 second
+3 third
+4 fourth
+5 fifth
+6 sixth
+7 seventh
+8 eighth
+9 ninth
+10 tenth
 """
 
 

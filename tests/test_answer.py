@@ -875,3 +875,24 @@ def test_title_like_items_are_no_answers(label: str, title_like: bool) -> None:
     from assistant.answer.evidence import _title_like
 
     assert _title_like(label) is title_like
+
+
+def test_a_relative_date_does_not_answer_which_year() -> None:
+    """ "In which year ...?": "since last year" names no year; the answer is refused and
+    says so."""
+    text = ("The harbour review has been carried out by the port board since last year, and "
+            "it will report on dredging and on the new quay.")  # fmt: skip
+    draft = _answerer().answer("In which year will the harbour review be carried out?",
+                               [_doc(text)])  # fmt: skip
+    assert draft.abstained
+    assert "give no year for it" in draft.reason
+
+
+def test_a_person_slot_noun_needs_a_persons_name() -> None:
+    """ "Which Gazette journalist ...?": a sentence naming the paper but no journalist is
+    no answer."""
+    text = "The Tarn Gazette interviewed Ola Brant about the new quay and the ferry hall in May."
+    draft = _answerer().answer("Which Gazette journalist interviewed Ola Brant about the quay?",
+                               [_doc(text)])  # fmt: skip
+    assert draft.abstained
+    assert "name no journalist" in draft.reason

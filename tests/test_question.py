@@ -207,6 +207,12 @@ def test_slot_noun(question: str, noun: str) -> None:
         ("month", "The review takes place in October 2025.", True),
         ("month", "The review takes place in 2025.", False),
         ("exact_date", "The review takes place in October 2025.", False),
+        ("year", "The review took place last year.", False),  # "which year": no relative date
+        ("year", "The review took place in 2024.", True),
+        ("year", "The review of the Harbour 2030 plan is under way.", False),  # a name's year
+        ("place", "The board's office, located in the Ministry of Ports, runs it.", True),
+        ("place", "The office is based at Holm Bridge.", True),
+        ("place", "The office is located next door.", False),
         ("person", "The notice was signed by Chief Inspector Ola Brant-Holm.", True),
         ("person", "Deputy Harbour Master Ines Vale opened it.", True),
         ("person", "Harbour Master Ines Vale opened it.", True),
@@ -419,6 +425,8 @@ def test_calendar_is_no_slot_noun() -> None:
         ("In which city is the alliance based?", "city"),  # a country is no answer
         ("In which country is the alliance based?", "place"),
         ("In which month will the review take place?", "month"),
+        ("In which year will the review take place?", "year"),
+        ("Which Gazette journalist wrote the story?", "person"),  # a person slot noun
         ("On what date will the pier open?", "exact_date"),
         ("When will the pier open?", "date"),
         ("Who could the yards sell spare capacity to?", "any"),  # a buyer of any kind
@@ -580,6 +588,9 @@ def test_a_figure_asked_exactly_is_not_a_bound(question: str, text: str, hedged:
         ("RV reducers", "RV cuts", False),  # a device, not a fall
         ("purchasers", "buyers", False),  # a doer, not a purchase
         ("workers", "staff", True),  # listed in its group
+        ("second", "2", True),  # an ordinal is its number: "the second step" is "Step 2"
+        ("tenth", "10", True),
+        ("first", "1", False),  # "first" is too common a word to read as 1
     ],
 )  # fmt: skip
 def test_close_synonyms_meet_in_one_term(a: str, b: str, same: bool) -> None:

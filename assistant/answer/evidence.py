@@ -105,7 +105,10 @@ FILLERS: dict[str, str] = {
     r"\b(in|at|from|of)\s+(Beijing|Shanghai|Tianjin|Chongqing|Guangzhou|Shenzhen|Wuhan|Hangzhou|"
     r"Nanjing|Chengdu|Xi'an|Ningbo|Suzhou|Qingdao|Dalian|Shenyang|Harbin|Changsha|Hefei|Fujian|"
     r"Zhejiang|Jiangsu|Guangdong|Shandong|Hubei|Hunan|Sichuan|Hebei|Henan|Liaoning|[A-Z][a-z]+ Province)\b|"
-    r"\b[A-Z][\w\-]+(?:\s+[A-Z][\w\-]+)*\s+(?:International\s+)?(?:Airport|Port|Station|Harbou?r)\b",
+    r"\b[A-Z][\w\-]+(?:\s+[A-Z][\w\-]+)*\s+(?:International\s+)?(?:Airport|Port|Station|Harbou?r)\b|"
+    # where a body or office is: "located in the Ministry of ...", "based at Holm Bridge"
+    r"\b(?:located|based|headquartered|situated|housed) (?:in|at) (?:the )?[A-Z][\w\-]+"
+    r"(?:\s+(?:of|and|for|[A-Z][\w\-]+))*",
     "list": r"(?:,[^,]{2,80}){2,}|[^,]{2,80},[^,]{2,80},? and\b|"
     r"\b(?:such as|including|namely|as follows|the following)\b|[:—]",
     "organisation": r"\b(?!(?:The|A|An|This|Its|Their|Our)\s)[A-Z][\w&\-]*(?:'s)?(?:\s+(?:of|for|and|[A-Z][\w&\-]*(?:'s)?))*\s+(Ministry|Commission|"
@@ -132,6 +135,7 @@ FILLERS["agent"] = (
 # "Which city": a place within a country; a country is no answer.
 FILLERS["city"] = FILLERS["place"].removeprefix(f"{COUNTRIES}|")
 FILLERS["month"] = rf"\b(?:{MONTH_NAMES})\b\.?"
+FILLERS["year"] = r"\b(?:19|20)\d\d\b"
 _FILLER_PATTERNS = {kind: re.compile(p) for kind, p in FILLERS.items()}
 # A year right after a capitalised word that is no month or function word is part of a name.
 _NAMED_YEAR = re.compile(
@@ -218,7 +222,7 @@ def has_filler(answer_type: str, text: str, given: frozenset[str] = frozenset())
         return True
     if answer_type == "number":  # the day of a date ("on Oct 16") is no count or amount
         text = _DAY_OF_MONTH.sub(" ", text)
-    if answer_type == "date":  # "Made in China 2025", "the Water Act 2019": names, not dates
+    if answer_type in ("date", "year"):  # "Made in China 2025", "the Water Act 2019": names, not dates
         text = _NAMED_YEAR.sub(r"\1 ", text)
     found = [m.group(0) for m in pattern.finditer(text)]
     if answer_type in NAME_KINDS:  # "Co Ltd" alone names nobody
@@ -233,6 +237,8 @@ def filler_type(ask: Ask) -> str:
         return "exact_date"
     if ask.month_asked:
         return "month"
+    if ask.year_asked:
+        return "year"
     slot = slot_type(ask)
     if slot or ask.answer_type != "person":
         return slot or ask.answer_type
@@ -303,7 +309,9 @@ SLOT_TYPES = {
     "place": "province provinces country countries region regions airport airports "
     "district districts port ports location locations place places",
     "person": "person people official officials minister ministers executive executives expert "
-    "experts leader leaders head heads chair chairman chairwoman director directors",
+    "experts leader leaders head heads chair chairman chairwoman director directors "
+    "journalist journalists reporter reporters interviewer interviewers author authors writer "
+    "writers editor editors spokesperson spokesman spokeswoman",
 }
 _SLOT_TYPE = {noun: kind for kind, nouns in SLOT_TYPES.items() for noun in nouns.split()}
 

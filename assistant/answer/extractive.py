@@ -48,6 +48,7 @@ def _unfilled(part: Part) -> bool:
         ask.answer_type in STRICT_TYPES
         or (ask.answer_type == "place" and ask.slot_noun)
         or ask.names_person
+        or evidence.slot_type(ask) == "person"  # "which *journalist*": a name must be there
     )
     if strict and part.features["filler_missing"]:
         return True
@@ -361,6 +362,8 @@ def _missing_filler(ask: Ask) -> str:
         return "give no exact date for it"
     if ask.month_asked:
         return "give no month for it"
+    if ask.year_asked:
+        return "give no year for it"
     # "who runs ...?" may be answered by a body as well as a person
     wanted = evidence.filler_type(ask)
     if wanted in ("agent", "any"):

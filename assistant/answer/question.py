@@ -186,8 +186,10 @@ EXACT_DATE = re.compile(
     r"|\b(?:on|by) (?:what|which) dates?\b",
     re.IGNORECASE,
 )
-# "In which month ...": a year alone does not answer it.
+# "In which month ...": a year alone does not answer it; "in which year ...": nor does
+# "last year".
 MONTH_ASKED = re.compile(r"\b(?:what|which) month\b", re.IGNORECASE)
+YEAR_ASKED = re.compile(r"\b(?:what|which) year\b", re.IGNORECASE)
 # "Who chairs ...?", "Who signed ...?": the person is the answer. Not "who ... sell to?",
 # where a buyer of any kind may be.
 STRANDED = re.compile(r"\b(?:to|for|with|from|by)\s*\??\s*$", re.IGNORECASE)
@@ -301,6 +303,7 @@ class Ask:
     named: tuple[str, ...] = ()  # terms of the names the question gives ("Ice and Iron")
     # the numbered names the question gives: ("Line 1", "line", "1") for "Tram Line 1"
     numbered: tuple[tuple[str, str, str], ...] = ()
+    year_asked: bool = False  # "in which year": a relative date ("last year") does not fill it
 
     @property
     def given(self) -> frozenset[str]:
@@ -439,7 +442,8 @@ def analyse(question: str) -> Ask:
                kind == "date" and bool(EXACT_DATE.search(question)),
                kind == "person" and bool(WHO_SUBJECT.search(question)),
                kind == "date" and bool(MONTH_ASKED.search(question)), names(question),
-               numbered_names(question))  # fmt: skip
+               numbered_names(question),
+               kind == "date" and bool(YEAR_ASKED.search(question)))  # fmt: skip
 
 
 # A question may name the document it asks about ("in the China Daily report", "MIIT's
