@@ -25,6 +25,9 @@ from assistant.answer.question import analyse, answer_type, asked_count, asked_y
         ("When was the plan issued?", "date"),
         ("In what year was the leading group set up?", "date"),
         ("What is the new opening date for the ferry hall?", "date"),  # date, not definition
+        ("What is Stage 2 of the three stages plan?", "definition"),  # one member, not the list
+        ("Which three stages does Line 1 have?", "list"),
+        ("What are the three stages (Stage 1 to Stage 3)?", "list"),  # a range of them
         ("What was the deadline set for the dredging work?", "date"),
         ("Who chairs the leading group?", "person"),
         ("In what ways is the port authority working with shippers?", "list"),

@@ -312,7 +312,21 @@ class Ask:
 
 
 def answer_type(question: str) -> AnswerType:
-    return next((kind for kind, p in _TYPE_PATTERNS if p.search(question)), "other")
+    """The first TYPE_RULES row that matches. A question on one numbered member of a list
+    ("What is Step 2 of the three steps strategy?") asks for that member, not the list."""
+    kinds = (kind for kind, p in _TYPE_PATTERNS if p.search(question))
+    kind = next(kinds, "other")
+    if kind == "list" and _one_of_counted(question):
+        kind = next((k for k in kinds if k != "list"), "other")
+    return kind
+
+
+def _one_of_counted(question: str) -> bool:
+    """The question names one numbered member ("Step 2") of what it counts ("three steps"),
+    not a range of them ("the five boxes (Box 1 to Box 5)")."""
+    counted = {t for m in COUNT.finditer(question) for t in terms(m.group())}
+    words = [word for _, word, _ in numbered_names(question)]
+    return any(words.count(word) == 1 and set(terms(word)) & counted for word in words)
 
 
 def asked_years(question: str) -> tuple[str, ...]:
