@@ -491,20 +491,30 @@ def document_mentions(question: str, documents: Mapping[str, Named]) -> list[tup
     no other's (the noun decides between two: "the MIIT *report*", not the interview with
     the MIIT minister), or the name is its publisher's ("according to China Daily"). A
     mention that names none of them ("the 2015 plan"), or more than one, names no source."""
-    names = {s: set(terms(f"{d.title} {d.short_title} {d.publisher}")) for s, d in documents.items()}
     found: list[tuple[str, str | None]] = []
     for m in _DOCUMENT_MENTION.finditer(question):
         said = set(terms(m.group("name")))
-        fits = [s for s, held in names.items() if said and said <= held]
+        if not said:  # "the plan": no name, and no document looked at
+            found.append(("", None))
+            continue
+        fits = [s for s, d in documents.items() if said <= _name_terms(d)[0]]
         if len(fits) > 1:
-            fits = [s for s in fits if set(terms(m.group("noun"))) <= names[s]]
+            fits = [s for s in fits if set(terms(m.group("noun"))) <= _name_terms(documents[s])[0]]
         found.append((m.group("name").strip(), fits[0] if len(fits) == 1 else None))
     for m in _ACCORDING_TO.finditer(question):
         said = set(terms(m.group("name")))
-        fits = [s for s, d in documents.items() if said and said <= set(terms(d.publisher))]
+        fits = [s for s, d in documents.items() if said and said <= _name_terms(d)[1]]
         if len(fits) == 1:
             found.append((m.group("name"), fits[0]))
     return found
+
+
+@lru_cache(maxsize=8192)
+def _name_terms(document: Named) -> tuple[frozenset[str], frozenset[str]]:
+    """The terms naming a document (title, short title, publisher), and its publisher's:
+    read once per document, not once per question."""
+    return (frozenset(terms(f"{document.title} {document.short_title} {document.publisher}")),
+            frozenset(terms(document.publisher)))  # fmt: skip
 
 
 def named_source(question: str, documents: Mapping[str, Named]) -> str | None:
